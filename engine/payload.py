@@ -1,0 +1,148 @@
+"""Payload templates: Parameters, ResultSelector, ItemSelector (and a legacy Map's Parameters), and
+the JSONPath form of Assign.
+
+A template is JSON whose object keys may end in `.$`. Such a key takes its value from a path (`$.x`
+on the value, `$$.x` on the context object, `$name.x` on a variable) or from an intrinsic function,
+and the output key drops the `.$`. Everything else is copied as a literal. `Result` is not a template.
+
+`compile_template(template)` walks the template once and returns `evaluate(value, env)`. Literal
+parts are shared, never copied (values are immutable); only the containers that hold a `.$` field
+are built again on each evaluation. A template with no `.$` anywhere evaluates to itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from engine.errors import RUNTIME, StatesError
+from engine.intrinsics import InvalidIntrinsic, compile_intrinsic, is_intrinsic, json_text
+from engine.paths import CONTEXT, InvalidPath, Path, PathNotFound, compile_path
+
+Evaluator = Callable[[Any, Any], Any]
+
+DYNAMIC_SUFFIX = ".$"
+
+
+class InvalidTemplate(ValueError):
+    """A `.$` field whose value is not a path or an intrinsic. `pointer` locates it (`/States/X/...`)."""
+
+    def __init__(self, message: str, pointer: str):
+        super().__init__(f"{message} at {pointer}")
+        self.message = message
+        self.pointer = pointer
+
+
+TemplateError = InvalidTemplate
+
+
+def template_is_constant(template: Any) -> bool:
+    """True when no object key anywhere in the template ends in `.$`."""
+    if isinstance(template, dict):
+        return not any(
+            key.endswith(DYNAMIC_SUFFIX) or not template_is_constant(value) for key, value in template.items()
+        )
+    if isinstance(template, list):
+        return all(template_is_constant(item) for item in template)
+    return True
+
+
+def compile_template(template: Any, pointer: str = "") -> Evaluator:
+    """Compile once. `pointer` is where the template sits in the definition, for error messages."""
+    if template_is_constant(template):
+        return lambda value, env: template
+    return _compile(template, pointer)
+
+
+def _compile(node: Any, pointer: str) -> Evaluator:
+    if isinstance(node, dict):
+        return _compile_object(node, pointer)
+    if isinstance(node, list):
+        return _compile_array(node, pointer)
+    return lambda value, env: node
+
+
+def _compile_object(node: dict, pointer: str) -> Evaluator:
+    fields: list[tuple[str, Any, Evaluator | None]] = []  # (output key, constant, evaluator or None)
+    for key, child in node.items():
+        where = f"{pointer}/{_escape_pointer(key)}"
+        if key.endswith(DYNAMIC_SUFFIX):
+            fields.append((key[: -len(DYNAMIC_SUFFIX)], None, compile_field(key, child, where)))
+        elif template_is_constant(child):
+            fields.append((key, child, None))
+        else:
+            fields.append((key, None, _compile(child, where)))
+
+    def evaluate(value: Any, env: Any) -> dict:
+        return {
+            key: constant if evaluator is None else evaluator(value, env)
+            for key, constant, evaluator in fields
+        }
+
+    return evaluate
+
+
+def _compile_array(node: list, pointer: str) -> Evaluator:
+    items = [
+        (item, None) if template_is_constant(item) else (None, _compile(item, f"{pointer}/{index}"))
+        for index, item in enumerate(node)
+    ]
+    return lambda value, env: [
+        constant if evaluator is None else evaluator(value, env) for constant, evaluator in items
+    ]
+
+
+def _escape_pointer(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def compile_field(key: str, text: Any, pointer: str = "") -> Evaluator:
+    """The evaluator of one `key.$` field: a path or an intrinsic function."""
+    if isinstance(text, str):
+        if is_intrinsic(text):
+            try:
+                return compile_intrinsic(text)
+            except InvalidIntrinsic as error:
+                raise InvalidTemplate(str(error), pointer) from error
+        if text.startswith("$"):
+            try:
+                return _path_field(key, compile_path(text))
+            except InvalidPath as error:
+                raise InvalidTemplate(_not_a_path(key), pointer) from error
+    raise InvalidTemplate(_not_a_path(key), pointer)
+
+
+def _not_a_path(key: str) -> str:
+    return f"The value for the field '{key}' must be a valid JSONPath or a valid intrinsic function call"
+
+
+def _path_field(key: str, path: Path) -> Evaluator:
+    def read(value: Any, env: Any) -> Any:
+        try:
+            return path.get(value, env)
+        except PathNotFound:
+            # AWS (Jayway) answers null for an index past the end of an array, when it is the last
+            # step: "v.$": "$.items[5]" on {"items": [1, 2]} gives {"v": null}. A missing key fails.
+            if _index_past_end(path, value, env):
+                return None
+            searched = env.context if path.root is CONTEXT else value
+            raise StatesError(
+                RUNTIME,
+                f"The JSONPath '{path.text}' specified for the field '{key}' could not be found "
+                f"in the input '{json_text(searched)}'",
+            ) from None
+
+    return read
+
+
+def _index_past_end(path: Path, value: Any, env: Any) -> bool:
+    keys = path.keys
+    if not keys or not isinstance(keys[-1], int):
+        return False
+    try:
+        parent = path.base(value, env)
+        for key in keys[:-1]:
+            parent = parent[key]
+    except (KeyError, IndexError, TypeError, PathNotFound):
+        return False
+    return type(parent) is list and not -len(parent) <= keys[-1] < len(parent)
