@@ -1,0 +1,435 @@
+"""The transition loop.
+
+An `Execution` runs a compiled machine as a tree of *frames*: the top level is one frame, every
+Parallel branch and every Map iteration is a frame of its own. A frame is at a state with a value;
+running it means calling that state type's handler (states.py, fanout.py), which either moves the
+frame on to its next state, finishes it, or parks it. A parked frame waits for something outside the
+engine — a task result, a point in time, its children — and is described by a `Suspension`, plain
+data that the caller acts on and answers through `resume_task` / `resume_wait`.
+
+The engine never calls anything, sleeps or reads the clock by itself: time, ids and randomness come
+from `ExecutionOptions`. Everything needed to continue is in `to_snapshot()`, a JSON-serialisable
+dict; `Execution.from_snapshot` picks up exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import uuid as uuid_module
+from collections import ChainMap, deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from engine import history
+from engine.compile import JSONATA, Machine, State
+from engine.context import context_object, execution_part
+from engine.errors import (
+    DATA_LIMIT_EXCEEDED,
+    QUERY_EVALUATION_ERROR,
+    RUNTIME,
+    StatesError,
+)
+from engine.limits import MAX_PAYLOAD_BYTES, PayloadSizer
+from engine.retry import find_catcher, find_retrier, retry_delay
+
+RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED = "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"
+
+# What a state handler tells the loop.
+CONTINUE = "continue"  # the frame moved to its next state: keep running it
+PARKED = "parked"  # the frame waits (task, wait, children) or has finished: run something else
+
+# Errors raised while a state runs whose cause AWS prefixes with where it happened.
+_PREFIXED = frozenset({RUNTIME, QUERY_EVALUATION_ERROR})
+
+
+@dataclass(slots=True)
+class ExecutionOptions:
+    """Everything an execution takes from outside: names, ARNs, the clock, ids and randomness."""
+
+    execution_arn: str = "arn:aws:states:us-east-1:123456789012:execution:machine:execution"
+    execution_name: str = "execution"
+    state_machine_arn: str = "arn:aws:states:us-east-1:123456789012:stateMachine:machine"
+    state_machine_name: str = "machine"
+    role_arn: str = "arn:aws:iam::123456789012:role/stepwise"
+    machine_type: str = "STANDARD"
+    sync: bool = False
+    redrive_count: int = 0
+    start_time: float = 0.0
+    history: bool = True
+    clock: Callable[[], float] = field(default=lambda: 0.0)
+    random: Callable[[], float] = field(default=lambda: 0.5)
+    uuid: Callable[[], str] = field(default=lambda: str(uuid_module.uuid4()))
+
+
+@dataclass(slots=True)
+class Suspension:
+    """Why a frame is parked, as data. `kind` is "task" (run `resource` with `parameters`) or "wait"
+    (wake the frame at `until`, epoch seconds: a Wait state or a retry's back-off)."""
+
+    frame: int
+    kind: str
+    state_name: str
+    until: float | None = None
+    resource: str | None = None
+    parameters: Any = None
+    attempt: int = 0
+    timeout_seconds: float | None = None
+    heartbeat_seconds: float | None = None
+    task_token: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Frame:
+    """A thread of control: the top level, a Parallel branch or a Map iteration.
+
+    A frame is also the evaluation environment (`env`) of the state it is at: `context`,
+    `variables`, `random()` and `uuid()` are what paths, templates and expressions read.
+    """
+
+    __slots__ = (
+        "id", "execution", "machine", "machine_key", "parent", "index", "state_name", "value",
+        "phase", "entered_event_id", "last_event_id", "entered_time", "retry_counts", "effective",
+        "outcome", "fanout", "local_variables", "variables", "task_token", "silent", "_context",
+    )
+
+    def __init__(self, execution: Execution, frame_id: int, machine_key: str, parent: Frame | None,
+                 index: int | None, value: Any):
+        self.id = frame_id
+        self.execution = execution
+        self.machine_key = machine_key
+        self.machine: Machine = execution.machines[machine_key]
+        self.parent = parent
+        self.index = index
+        self.state_name = self.machine.start_at
+        self.value = value
+        self.phase: str | None = None
+        self.entered_event_id = 0
+        self.last_event_id = parent.last_event_id if parent is not None else 0
+        self.entered_time = 0.0
+        self.retry_counts: list[int] | None = None
+        self.effective: Any = None
+        self.outcome: Any = None
+        self.fanout: Any = None
+        self.local_variables: dict = {}
+        self.variables = (self.local_variables if parent is None
+                          else ChainMap(self.local_variables, parent.variables))
+        self.task_token: str | None = None
+        # Frames of a DISTRIBUTED Map are child executions: their events are not the parent's history.
+        self.silent = parent.silent if parent is not None else False
+        self._context: dict | None = None
+
+    # -- the evaluation environment -------------------------------------------------------------
+    @property
+    def context(self) -> dict:
+        context = self._context
+        if context is None:
+            context = self._context = self.execution.context_object(self)
+        return context
+
+    def random(self) -> float:
+        return self.execution.options.random()
+
+    def uuid(self) -> str:
+        return self.execution.options.uuid()
+
+    @property
+    def state(self) -> State:
+        return self.machine.states[self.state_name]
+
+    @property
+    def retry_count(self) -> int:
+        return sum(self.retry_counts) if self.retry_counts else 0
+
+
+class Execution:
+    """One execution of a compiled machine. Drive it with `run()`; answer its `pending` suspensions."""
+
+    def __init__(self, machine: Machine, execution_input: Any, options: ExecutionOptions | None = None):
+        self.options = options or ExecutionOptions()
+        self.input = execution_input
+        self.root_machine = machine
+        self.machines: dict[str, Machine] = {}
+        _register_machines(machine, "", self.machines)
+        self.status = RUNNING
+        self.output: Any = None
+        self.error: str | None = None
+        self.cause: str | None = None
+        self.events: list[dict] | None = [] if self.options.history else None
+        self.event_count = 0
+        self.transitions = 0
+        self.frames: dict[int, Frame] = {}
+        self.next_frame_id = 0
+        self.runnable: deque[Frame] = deque()
+        self.pending: dict[int, Suspension] = {}
+        self.cancelled: list[int] = []  # suspensions withdrawn since the caller last looked
+        self.sizer = PayloadSizer()
+        self._execution_context = execution_part(self.options, execution_input)
+        self._machine_context = {"Id": self.options.state_machine_arn, "Name": self.options.state_machine_name}
+        self.started = False
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Record ExecutionStarted and make the top-level frame runnable."""
+        self.started = True
+        self.emit(None, "ExecutionStarted", {
+            "input": self.input, "inputDetails": {"truncated": False}, "roleArn": self.options.role_arn,
+        })
+        self.runnable.append(self.new_frame("", None, None, self.input))
+
+    def run(self, max_transitions: int | None = None) -> list[Suspension]:
+        """Run every runnable frame until all are parked or finished (or the budget is spent).
+
+        Returns the suspensions created by this call; all outstanding ones are in `pending`.
+        """
+        if not self.started:
+            self.start()
+        before = set(self.pending)
+        self.budget = max_transitions
+        runnable = self.runnable
+        while runnable and self.status is RUNNING:
+            frame = runnable.popleft()
+            if self._run_frame(frame) is CONTINUE:  # the budget ran out at a state boundary
+                runnable.appendleft(frame)
+                break
+            if frame.parent is not None and frame.phase is not None and frame.id in self.frames:
+                from engine.fanout import child_parked
+
+                child_parked(self, frame)
+        return [s for frame_id, s in self.pending.items() if frame_id not in before]
+
+    def _run_frame(self, frame: Frame) -> str:
+        from engine.fanout import HANDLERS  # states.py and fanout.py register every state type there
+
+        states = frame.machine.states
+        while True:
+            if self.budget is not None:
+                if self.budget <= 0:
+                    return CONTINUE
+                self.budget -= 1
+            state = states[frame.state_name]
+            if frame.phase is None:
+                self.transitions += 1
+            try:
+                outcome = HANDLERS[state.type](self, frame, state)
+            except StatesError as error:
+                outcome = self.state_failed(frame, state, error)
+            if outcome is not CONTINUE or self.status is not RUNNING:
+                return PARKED
+
+    # -- frames -----------------------------------------------------------------------------------
+    def new_frame(self, machine_key: str, parent: Frame | None, index: int | None, value: Any) -> Frame:
+        frame_id = self.next_frame_id
+        self.next_frame_id += 1
+        frame = Frame(self, frame_id, machine_key, parent, index, value)
+        self.frames[frame_id] = frame
+        return frame
+
+    def context_object(self, frame: Frame) -> dict:
+        return context_object(self._execution_context, self._machine_context, frame.state_name,
+                              frame.entered_time, frame.retry_count, frame.task_token)
+
+    def emit(self, frame: Frame | None, event_type: str, details: dict | None = None) -> int:
+        """Record a history event (when history is on) and return its id; ids count either way."""
+        if frame is not None and frame.silent:
+            return 0
+        self.event_count += 1
+        event_id = self.event_count
+        previous = frame.last_event_id if frame is not None else event_id - 1
+        if frame is not None:
+            frame.last_event_id = event_id
+        if self.events is not None:
+            self.events.append(history.make_event(event_type, event_id, previous, self.options.clock(), details))
+        return event_id
+
+    def enter(self, frame: Frame, state: State) -> None:
+        """Record that `frame` enters `state` with its current value."""
+        frame.entered_time = self.options.clock()
+        frame._context = None
+        frame.retry_counts = None
+        frame.entered_event_id = self.emit(frame, history.ENTERED[state.type], {
+            "name": state.name, "input": frame.value, "inputDetails": {"truncated": False},
+        } if self.events is not None else None)
+
+    def bind_variables(self, frame: Frame, assigned: dict | None) -> None:
+        if assigned:
+            from engine.variables import bind
+
+            bind(frame, assigned)
+
+    def leave(self, frame: Frame, state: State, output: Any, assigned: dict | None = None) -> str:
+        """The state succeeded with `output`: record it and move the frame on (or finish it)."""
+        if type(output) is dict or type(output) is list or type(output) is str:
+            if self.sizer.size(output) > MAX_PAYLOAD_BYTES:
+                raise StatesError(
+                    DATA_LIMIT_EXCEEDED,
+                    f"The state/task '{state.name}' returned a result with a size exceeding "
+                    "the maximum number of bytes service limit.")
+        self.bind_variables(frame, assigned)
+        details = None
+        if self.events is not None:
+            details = {"name": state.name, "output": output, "outputDetails": {"truncated": False}}
+            if assigned:
+                details["assignedVariables"] = assigned
+                details["assignedVariablesDetails"] = {"truncated": False}
+        self.emit(frame, history.EXITED[state.type], details)
+        frame.phase = None
+        frame.outcome = None
+        frame.effective = None
+        if state.end or state.next is None:
+            self.frame_succeeded(frame, output)
+            return PARKED
+        frame.state_name = state.next
+        frame.value = output
+        return CONTINUE
+
+    def frame_succeeded(self, frame: Frame, output: Any) -> None:
+        if frame.parent is None:
+            self.finish(SUCCEEDED, output=output)
+        else:
+            from engine.fanout import child_succeeded
+
+            child_succeeded(self, frame, output)
+        self._drop(frame)
+
+    def frame_failed(self, frame: Frame, error: str | None, cause: str | None) -> None:
+        if frame.parent is None:
+            self.finish(FAILED, error=error, cause=cause)
+        else:
+            from engine.fanout import child_failed
+
+            child_failed(self, frame, error, cause)
+        self._drop(frame)
+
+    def _drop(self, frame: Frame) -> None:
+        self.frames.pop(frame.id, None)
+        if self.pending.pop(frame.id, None) is not None:
+            self.cancelled.append(frame.id)
+
+    def abort_frame(self, frame: Frame) -> None:
+        """Withdraw a frame and everything under it (a failed Parallel's other branches)."""
+        if frame.fanout is not None:
+            for child_id in list(frame.fanout.active):
+                child = self.frames.get(child_id)
+                if child is not None:
+                    self.abort_frame(child)
+        if frame in self.runnable:
+            self.runnable.remove(frame)
+        if frame.phase == "task" and frame.state_name in frame.machine.states:
+            state = frame.machine.states[frame.state_name]
+            self.emit(frame, history.ABORTED[state.type], {"name": state.name})
+        self._drop(frame)
+
+    def finish(self, status: str, output: Any = None, error: str | None = None, cause: str | None = None):
+        self.status = status
+        self.output, self.error, self.cause = output, error, cause
+        if status == SUCCEEDED:
+            self.emit(None, "ExecutionSucceeded", {"output": output, "outputDetails": {"truncated": False}})
+        else:
+            event = {FAILED: "ExecutionFailed", TIMED_OUT: "ExecutionTimedOut", ABORTED: "ExecutionAborted"}
+            details = {}
+            if error is not None:
+                details["error"] = error
+            if cause is not None:
+                details["cause"] = cause
+            self.emit(None, event[status], details)
+        for frame_id in list(self.pending):
+            self.cancelled.append(frame_id)
+        self.pending.clear()
+        self.runnable.clear()
+
+    # -- errors -----------------------------------------------------------------------------------
+    def state_failed(self, frame: Frame, state: State, error: StatesError,
+                     failed_event: str | None = None) -> str:
+        """`state` raised `error`: retry it, catch it, or fail the frame, as its Retry/Catch say.
+
+        `failed_event` (ParallelStateFailed, MapStateFailed) is recorded once the failure is final
+        for the state, i.e. not when it is about to be retried.
+        """
+        name, cause = error.name, error.cause
+        if name in _PREFIXED and not (cause or "").startswith("An error occurred while executing the state"):
+            cause = (f"An error occurred while executing the state '{state.name}' "
+                     f"(entered at the event id #{frame.entered_event_id}). {cause}")
+            if name == QUERY_EVALUATION_ERROR or state.language == JSONATA:
+                self.emit(frame, "EvaluationFailed", {"error": name, "cause": cause, "state": state.name})
+        if state.retriers:
+            index = find_retrier(state.retriers, name)
+            if index is not None:
+                counts = frame.retry_counts or [0] * len(state.retriers)
+                retrier = state.retriers[index]
+                if counts[index] < retrier.max_attempts:
+                    delay = retry_delay(retrier, counts[index], frame.random)
+                    counts[index] += 1
+                    frame.retry_counts = counts
+                    frame._context = None
+                    frame.phase = "retry"
+                    self.park_until(frame, state, self.options.clock() + delay)
+                    return PARKED
+        if failed_event is not None:
+            self.emit(frame, failed_event)
+        catcher = find_catcher(state.catchers, name) if state.catchers else None
+        if catcher is None:
+            self.frame_failed(frame, name, cause)
+            return PARKED
+        from engine.states import caught
+
+        return caught(self, frame, state, catcher, name, cause)
+
+    # -- parking and resuming ---------------------------------------------------------------------
+    def park_until(self, frame: Frame, state: State, until: float) -> None:
+        self.pending[frame.id] = Suspension(frame.id, "wait", state.name, until=until)
+
+    def park_for_task(self, frame: Frame, suspension: Suspension) -> None:
+        frame.phase = "task"
+        self.pending[frame.id] = suspension
+
+    def resume_wait(self, frame_id: int) -> None:
+        """The time a Wait state or a retry's back-off waited for has come."""
+        suspension = self.pending.pop(frame_id)
+        assert suspension.kind == "wait"
+        self.runnable.append(self.frames[frame_id])
+
+    def resume_task(self, frame_id: int, result: Any = None, error: str | None = None,
+                    cause: str | None = None, timed_out: bool = False) -> None:
+        """The task a frame waits for finished: with `result`, or failed with `error`/`cause`."""
+        suspension = self.pending.pop(frame_id)
+        assert suspension.kind == "task"
+        frame = self.frames[frame_id]
+        frame.outcome = ("ok", result) if error is None and not timed_out else (
+            "timeout" if timed_out else "error", error, cause)
+        frame.phase = "task-done"
+        self.runnable.append(frame)
+
+    def stop(self, error: str | None = None, cause: str | None = None) -> None:
+        """StopExecution: the execution ends ABORTED; outstanding work is withdrawn."""
+        if self.status is RUNNING:
+            self.finish(ABORTED, error=error, cause=cause)
+
+    def time_out(self) -> None:
+        """The state machine's own TimeoutSeconds has passed."""
+        if self.status is RUNNING:
+            self.finish(TIMED_OUT, error="States.Timeout",
+                        cause="The execution has exceeded its timeout.")
+
+    # -- snapshots --------------------------------------------------------------------------------
+    def to_snapshot(self) -> dict:
+        from engine.snapshot import dump
+
+        return dump(self)
+
+    @classmethod
+    def from_snapshot(cls, machine: Machine, snapshot: dict, options: ExecutionOptions) -> Execution:
+        from engine.snapshot import load
+
+        return load(cls, machine, snapshot, options)
+
+
+def _register_machines(machine: Machine, key: str, registry: dict[str, Machine]) -> None:
+    """Give every (sub-)machine a stable key, so a snapshot can name the machine a frame runs."""
+    registry[key] = machine
+    for state in machine.states.values():
+        for index, branch in enumerate(state.branches):
+            _register_machines(branch, f"{key}/{state.name}#{index}", registry)
+        if state.processor is not None:
+            _register_machines(state.processor, f"{key}/{state.name}#items", registry)

@@ -1,0 +1,80 @@
+"""The JSONPath I/O pipeline, in the order the spec runs it:
+
+    state input ─InputPath→ ─Parameters→ effective input ── the state's work ──▶ result
+    result ─ResultSelector→ ─ResultPath (merged into the state input)→ ─OutputPath→ state output
+
+Each field is one function. None of them copies a document it does not change; ResultPath copies
+only the containers along the path it writes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from engine.compile import DEFAULT, State
+from engine.errors import RESULT_PATH_MATCH_FAILURE, RUNTIME, StatesError
+from engine.paths import PathNotFound, set_path
+
+
+def _invalid_path(path) -> StatesError:
+    return StatesError(RUNTIME, f"Invalid path '{path.text}' : No results for path: {path.normalized}")
+
+
+def input_path(state: State, value: Any, env: Any) -> Any:
+    path = state.input_path
+    if path is DEFAULT:
+        return value
+    if path is None:
+        return {}
+    try:
+        return path.get(value, env)
+    except PathNotFound:
+        raise _invalid_path(path) from None
+
+
+def parameters(state: State, value: Any, env: Any) -> Any:
+    template = state.parameters
+    return value if template is None else template(value, env)
+
+
+def effective_input(state: State, value: Any, env: Any) -> Any:
+    return parameters(state, input_path(state, value, env), env)
+
+
+def result_selector(state: State, result: Any, env: Any) -> Any:
+    template = state.result_selector
+    return result if template is None else template(result, env)
+
+
+def result_path(path: Any, state_input: Any, result: Any) -> Any:
+    if path is DEFAULT:
+        return result
+    if path is None:
+        return state_input
+    try:
+        return set_path(state_input, path, result)
+    except PathNotFound:
+        raise StatesError(
+            RESULT_PATH_MATCH_FAILURE,
+            f"Unable to apply ResultPath '{path.text}' to input "
+            f"'{json.dumps(state_input, separators=(',', ':'))}'",
+        ) from None
+
+
+def output_path(state: State, value: Any, env: Any) -> Any:
+    path = state.output_path
+    if path is DEFAULT:
+        return value
+    if path is None:
+        return {}
+    try:
+        return path.get(value, env)
+    except PathNotFound:
+        raise _invalid_path(path) from None
+
+
+def state_output(state: State, state_input: Any, result: Any, env: Any) -> Any:
+    """Everything after the state's work: ResultSelector, ResultPath, OutputPath."""
+    selected = result_selector(state, result, env)
+    return output_path(state, result_path(state.result_path, state_input, selected), env)

@@ -1,0 +1,206 @@
+"""JSONPath as ASL uses it: reference paths on the input, `$$` on the context object, `$name` on variables.
+
+A path is compiled once. The common case, a *definite* path made of keys and indexes (`$.a.b[0]`,
+`$['odd key']`), is a tuple of keys walked in Python (a fraction of a microsecond). Anything else —
+wildcards, slices, filters, deep scan — is *indefinite* and goes to jsonpath-ng, parsed once here;
+an indefinite path yields a list of its matches, as Jayway JsonPath (what AWS runs) does.
+
+Evaluation takes the current value and an environment `env` with two attributes:
+`env.context` (the `$$` object) and `env.variables` (a mapping of variable name to value).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+INPUT, CONTEXT, VARIABLE = "input", "context", "variable"
+
+_VARIABLE_NAME = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+# One step of a definite path: .name | ['name'] | ["name"] | [index]
+_STEP = re.compile(
+    r"""\.(?P<dot>[^.\[\]'"*?()@,:\s]+)"""
+    r"""|\[\s*'(?P<sq>(?:[^'\\]|\\.)*)'\s*\]"""
+    r"""|\[\s*"(?P<dq>(?:[^"\\]|\\.)*)"\s*\]"""
+    r"""|\[\s*(?P<idx>-?\d+)\s*\]"""
+)
+
+
+class PathNotFound(Exception):
+    """A definite path did not resolve. Callers turn this into AWS's wording for their field."""
+
+    def __init__(self, path: Path):
+        super().__init__(path.text)
+        self.path = path
+
+
+class InvalidPath(ValueError):
+    """The text is not a path ASL accepts."""
+
+
+def _normalize_key(key: str | int) -> str:
+    return f"[{key}]" if isinstance(key, int) else f"['{key}']"
+
+
+class Path:
+    """A compiled path. `get(value, env)` returns what it selects or raises PathNotFound."""
+
+    __slots__ = ("text", "root", "variable", "keys", "indefinite", "_matcher")
+
+    def __init__(self, text: str, root: str, variable: str | None, keys: tuple | None, matcher=None):
+        self.text = text
+        self.root = root
+        self.variable = variable
+        self.keys = keys
+        self.indefinite = keys is None
+        self._matcher = matcher
+
+    def __repr__(self) -> str:
+        return f"Path({self.text!r})"
+
+    @property
+    def normalized(self) -> str:
+        """Jayway's normalised form, as AWS quotes it in errors: `$['a']['b'][0]`."""
+        if self.keys is None:
+            return self.text
+        return "$" + "".join(_normalize_key(k) for k in self.keys)
+
+    def base(self, value: Any, env: Any) -> Any:
+        if self.root is INPUT:
+            return value
+        if self.root is CONTEXT:
+            return env.context
+        try:
+            return env.variables[self.variable]
+        except KeyError:
+            raise PathNotFound(self) from None
+
+    def get(self, value: Any, env: Any = None) -> Any:
+        current = self.base(value, env)
+        keys = self.keys
+        if keys is None:
+            return [match.value for match in self._matcher.find(current)]
+        for key in keys:
+            try:
+                if isinstance(key, str):
+                    if type(current) is not dict:
+                        raise PathNotFound(self)
+                    current = current[key]
+                else:
+                    if type(current) is not list:
+                        raise PathNotFound(self)
+                    current = current[key]
+            except (KeyError, IndexError):
+                raise PathNotFound(self) from None
+        return current
+
+
+def _parse_steps(rest: str) -> tuple | None:
+    """Keys of a definite path after its root, or None when the path needs jsonpath-ng."""
+    keys: list[str | int] = []
+    pos = 0
+    while pos < len(rest):
+        match = _STEP.match(rest, pos)
+        if match is None:
+            return None
+        if match["dot"] is not None:
+            keys.append(match["dot"])
+        elif match["sq"] is not None:
+            keys.append(match["sq"].replace("\\'", "'"))
+        elif match["dq"] is not None:
+            keys.append(json.loads(f'"{match["dq"]}"'))
+        else:
+            keys.append(int(match["idx"]))
+        pos = match.end()
+    return tuple(keys)
+
+
+def _jsonpath_ng(text: str):
+    # Jayway writes boolean filters with && and ||; jsonpath-ng's extended parser spells them & and |.
+    translated = text.replace("&&", "&").replace("||", "|")
+    from jsonpath_ng.ext import parse  # imported lazily: jsonpath-ng's parser is slow to build
+
+    try:
+        return parse(translated)
+    except Exception as exc:  # jsonpath-ng raises several unrelated exception types
+        raise InvalidPath(f"Invalid path: {text}") from exc
+
+
+_CACHE: dict[str, Path] = {}
+
+
+def compile_path(text: str) -> Path:
+    """Compile `$…`, `$$…` or `$variable…`. Raises InvalidPath for anything else."""
+    cached = _CACHE.get(text)
+    if cached is not None:
+        return cached
+    if not isinstance(text, str) or not text.startswith("$"):
+        raise InvalidPath(f"Invalid path: {text!r}")
+    stripped = text.strip()
+    if stripped.startswith("$$"):
+        root, variable, rest = CONTEXT, None, stripped[2:]
+    else:
+        match = _VARIABLE_NAME.match(stripped)
+        if match:
+            root, variable, rest = VARIABLE, match[1], stripped[match.end():]
+        else:
+            root, variable, rest = INPUT, None, stripped[1:]
+    keys = _parse_steps(rest)
+    matcher = None
+    if keys is None:
+        matcher = _jsonpath_ng("$" + rest)
+    path = Path(text, root, variable, keys, matcher)
+    _CACHE[text] = path
+    return path
+
+
+def is_path(text: Any) -> bool:
+    try:
+        compile_path(text)
+    except InvalidPath:
+        return False
+    return True
+
+
+def is_reference_path(text: Any) -> bool:
+    """A reference path selects one node by keys and indexes only (ResultPath's kind of path)."""
+    try:
+        path = compile_path(text)
+    except InvalidPath:
+        return False
+    return not path.indefinite
+
+
+def set_path(document: Any, path: Path, value: Any) -> Any:
+    """Return a copy of `document` with `value` written at `path`, copying only the containers on the way.
+
+    Missing objects along the path are created, as AWS does for ResultPath. Raises PathNotFound when
+    the path runs through something that is not an object (or an index outside a list).
+    """
+    keys = path.keys
+    if not keys:
+        return value
+    return _set(document, keys, 0, value, path)
+
+
+def _set(node: Any, keys: tuple, i: int, value: Any, path: Path) -> Any:
+    key = keys[i]
+    last = i == len(keys) - 1
+    if isinstance(key, str):
+        if node is None:
+            node = {}
+        elif type(node) is not dict:
+            raise PathNotFound(path)
+        copy = dict(node)
+        copy[key] = value if last else _set(node.get(key), keys, i + 1, value, path)
+        return copy
+    if type(node) is not list or not -len(node) <= key < len(node):
+        raise PathNotFound(path)
+    copy = list(node)
+    copy[key] = value if last else _set(node[key], keys, i + 1, value, path)
+    return copy
+
+
+Getter = Callable[[Any, Any], Any]

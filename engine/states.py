@@ -1,0 +1,251 @@
+"""One handler per simple state type: Pass, Task, Choice, Wait, Succeed, Fail.
+
+A handler is called with the execution, the frame and the compiled state. It returns CONTINUE when
+the frame moved on to its next state and PARKED otherwise. A handler may be called again for the
+same state after the frame was parked (`frame.phase` says where it stopped: "task-done", "retry",
+"wait").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine import io
+from engine.compile import JSONATA, Catcher, State
+from engine.errors import NO_CHOICE_MATCHED, QUERY_EVALUATION_ERROR, RUNTIME, TIMEOUT, StatesError
+from engine.interpreter import CONTINUE, PARKED, Execution, Frame, Suspension
+from engine.paths import PathNotFound
+from engine.tasks import task_events
+
+
+# -- shared steps -----------------------------------------------------------------------------------
+def jsonata_binding(frame: Frame, **values: Any) -> dict:
+    """`$states` for a JSONata field: the state input plus what this phase adds (result, errorOutput)."""
+    values["input"] = frame.value
+    return values
+
+
+def finish(ex: Execution, frame: Frame, state: State, result: Any, assign_value: Any = None) -> str:
+    """The state's work produced `result`: derive its output and variables, then leave it."""
+    if state.language == JSONATA:
+        binding = jsonata_binding(frame, result=result)
+        output = state.output(binding, frame) if state.output is not None else result
+        assigned = state.assign(binding, frame) if state.assign is not None else None
+    else:
+        assigned = state.assign(result if assign_value is None else assign_value, frame) \
+            if state.assign is not None else None
+        output = io.state_output(state, frame.value, result, frame)
+    return ex.leave(frame, state, output, assigned)
+
+
+def caught(ex: Execution, frame: Frame, state: State, catcher: Catcher, error: str | None,
+           cause: str | None) -> str:
+    """A Catcher took the error: the state leaves through the catcher's Next with the error output."""
+    error_output = {"Error": error, "Cause": cause}
+    if state.language == JSONATA:
+        binding = jsonata_binding(frame, errorOutput=error_output)
+        output = catcher.output(binding, frame) if catcher.output is not None else error_output
+        assigned = catcher.assign(binding, frame) if catcher.assign is not None else None
+    else:
+        assigned = catcher.assign(error_output, frame) if catcher.assign is not None else None
+        output = io.result_path(catcher.result_path, frame.value, error_output)
+    return ex.leave(frame, _with_next(state, catcher.next), output, assigned)
+
+
+def _with_next(state: State, next_state: str) -> State:
+    """The same state, leaving to `next_state` (a Catcher's Next) instead of its own Next/End."""
+    from dataclasses import replace
+
+    return replace(state, next=next_state, end=False)
+
+
+def effective_input(state: State, frame: Frame) -> Any:
+    if state.language == JSONATA:
+        return state.arguments(jsonata_binding(frame), frame) if state.arguments is not None else frame.value
+    return io.effective_input(state, frame.value, frame)
+
+
+def resolve_number(spec: Any, frame: Frame, effective: Any, field: str, integer: bool = True) -> Any:
+    """A number field given literally, by a `…Path`, or as a JSONata expression (compile._number_field)."""
+    if not isinstance(spec, tuple):
+        return spec
+    kind, source, field_name = spec
+    if kind == "path":
+        try:
+            value = source.get(frame.value if field != "map" else effective, frame)
+        except PathNotFound:
+            raise StatesError(RUNTIME, f"Invalid path '{source.text}' : No results for path: "
+                                       f"{source.normalized}") from None
+    else:
+        value = source(jsonata_binding(frame), frame)
+    return value
+
+
+# -- Pass -------------------------------------------------------------------------------------------
+def run_pass(ex: Execution, frame: Frame, state: State) -> str:
+    ex.enter(frame, state)
+    if state.language == JSONATA:
+        return finish(ex, frame, state, frame.value)
+    effective = io.effective_input(state, frame.value, frame)
+    result = state.result if state.has_result else effective
+    return finish(ex, frame, state, result)
+
+
+# -- Succeed / Fail ---------------------------------------------------------------------------------
+def run_succeed(ex: Execution, frame: Frame, state: State) -> str:
+    ex.enter(frame, state)
+    if state.language == JSONATA:
+        return finish(ex, frame, state, frame.value)
+    output = io.output_path(state, io.input_path(state, frame.value, frame), frame)
+    return ex.leave(frame, state, output)
+
+
+def _fail_field(spec: Any, frame: Frame, field: str) -> str | None:
+    if spec is None:
+        return None
+    kind, source = spec
+    if kind == "value":
+        return source
+    if kind == "path":
+        try:
+            value = source.get(frame.value, frame)
+        except PathNotFound:
+            raise StatesError(RUNTIME, f"The JSONPath '{source.text}' specified for the field '{field}Path' "
+                                       f"could not be found in the input '{_json(frame.value)}'") from None
+    else:
+        value = source(jsonata_binding(frame), frame)
+    if not isinstance(value, str):
+        raise StatesError(RUNTIME if kind == "path" else QUERY_EVALUATION_ERROR,
+                          f"The {field}{'Path' if kind == 'path' else ''} field must resolve to a string")
+    return value
+
+
+def run_fail(ex: Execution, frame: Frame, state: State) -> str:
+    ex.enter(frame, state)
+    error = _fail_field(state.error, frame, "Error")
+    cause = _fail_field(state.cause, frame, "Cause")
+    ex.frame_failed(frame, error, cause)
+    return PARKED
+
+
+# -- Choice -----------------------------------------------------------------------------------------
+def run_choice(ex: Execution, frame: Frame, state: State) -> str:
+    ex.enter(frame, state)
+    if state.language == JSONATA:
+        binding = jsonata_binding(frame)
+        value = frame.value
+    else:
+        binding = value = io.input_path(state, frame.value, frame)
+    for test, next_state, assign, output in state.choices:
+        if test(binding, frame):
+            return _choose(ex, frame, state, next_state, value, assign, output)
+    if state.default is None:
+        raise StatesError(NO_CHOICE_MATCHED, f"No Matches! in state '{state.name}'")
+    return _choose(ex, frame, state, state.default, value, None, None)
+
+
+def _choose(ex, frame, state, next_state, value, assign, output) -> str:
+    if state.language == JSONATA:
+        binding = jsonata_binding(frame)
+        assign = assign or state.assign
+        output_fn = output or state.output
+        out = output_fn(binding, frame) if output_fn is not None else frame.value
+        assigned = assign(binding, frame) if assign is not None else None
+    else:
+        assign = assign or state.assign
+        assigned = assign(value, frame) if assign is not None else None
+        out = io.output_path(state, value, frame)
+    return ex.leave(frame, _with_next(state, next_state), out, assigned)
+
+
+# -- Wait -------------------------------------------------------------------------------------------
+def run_wait(ex: Execution, frame: Frame, state: State) -> str:
+    if frame.phase == "wait":
+        frame.phase = None
+        if state.language == JSONATA:
+            return finish(ex, frame, state, frame.value)
+        return finish(ex, frame, state, io.input_path(state, frame.value, frame))
+    ex.enter(frame, state)
+    effective = frame.value if state.language == JSONATA else io.input_path(state, frame.value, frame)
+    until = _wait_until(state, frame, effective)
+    frame.phase = "wait"
+    ex.park_until(frame, state, until)
+    return PARKED
+
+
+def _wait_until(state: State, frame: Frame, effective: Any) -> float:
+    from engine.wait import wait_until
+
+    return wait_until(state, frame, effective)
+
+
+# -- Task -------------------------------------------------------------------------------------------
+def run_task(ex: Execution, frame: Frame, state: State) -> str:
+    phase = frame.phase
+    if phase == "task-done":
+        return _task_done(ex, frame, state)
+    if phase is None:
+        ex.enter(frame, state)
+        frame.effective = effective_input(state, frame)
+    frame.phase = None
+    timeout = resolve_number(state.timeout_seconds, frame, frame.effective, "TimeoutSeconds")
+    heartbeat = resolve_number(state.heartbeat_seconds, frame, frame.effective, "HeartbeatSeconds")
+    if timeout is None and ex.options.machine_type != "EXPRESS":
+        timeout = 99999999  # AWS's default task timeout for Standard workflows (about three years)
+    events = task_events(state.resource)
+    token = None
+    if state.resource.endswith(".waitForTaskToken"):
+        token = frame.task_token = ex.options.uuid()
+        frame._context = None
+    ex.emit(frame, events.scheduled, events.scheduled_details(state, frame.effective, timeout, heartbeat))
+    suspension = Suspension(frame.id, "task", state.name, resource=state.resource,
+                            parameters=frame.effective, attempt=frame.retry_count,
+                            timeout_seconds=timeout, heartbeat_seconds=heartbeat, task_token=token)
+    ex.park_for_task(frame, suspension)
+    return PARKED
+
+
+def task_started(ex: Execution, frame: Frame) -> None:
+    """The caller has begun the task attempt (a worker picked it up)."""
+    events = task_events(frame.state.resource)
+    ex.emit(frame, events.started, events.started_details(frame.state))
+
+
+def _task_done(ex: Execution, frame: Frame, state: State) -> str:
+    outcome = frame.outcome
+    frame.outcome = None
+    events = task_events(state.resource)
+    if outcome[0] == "ok":
+        result = outcome[1]
+        ex.emit(frame, events.succeeded, events.succeeded_details(state, result))
+        frame.phase = None
+        if state.language == JSONATA:
+            return finish(ex, frame, state, result)
+        selected = io.result_selector(state, result, frame)
+        assigned = state.assign(selected, frame) if state.assign is not None else None
+        output = io.output_path(state, io.result_path(state.result_path, frame.value, selected), frame)
+        return ex.leave(frame, state, output, assigned)
+    _, error, cause = outcome
+    if outcome[0] == "timeout":
+        error = error or TIMEOUT
+        ex.emit(frame, events.timed_out, events.failed_details(state, error, cause))
+    else:
+        ex.emit(frame, events.failed, events.failed_details(state, error, cause))
+    frame.phase = None
+    return ex.state_failed(frame, state, StatesError(error, cause))
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+HANDLERS = {
+    "Pass": run_pass,
+    "Succeed": run_succeed,
+    "Fail": run_fail,
+    "Choice": run_choice,
+    "Wait": run_wait,
+    "Task": run_task,
+}
