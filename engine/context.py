@@ -37,12 +37,12 @@ def execution_part(options: Any, execution_input: Any) -> dict:
 
 
 def context_object(execution_part: dict, state_machine_part: dict, state_name: str, entered_time: float,
-                   retry_count: int, task_token: str | None = None, map_item: tuple | None = None) -> dict:
-    context = {
-        "Execution": execution_part,
-        "StateMachine": state_machine_part,
-        "State": {"EnteredTime": iso_timestamp(entered_time), "Name": state_name, "RetryCount": retry_count},
-    }
+                   retry_count: int | None, task_token: str | None = None, map_item: tuple | None = None) -> dict:
+    """`retry_count` is None for Express executions, whose `$$.State` has no RetryCount."""
+    state = {"EnteredTime": iso_timestamp(entered_time), "Name": state_name}
+    if retry_count is not None:
+        state["RetryCount"] = retry_count
+    context = {"Execution": execution_part, "StateMachine": state_machine_part, "State": state}
     if task_token is not None:
         context["Task"] = {"Token": task_token}
     if map_item is not None:

@@ -84,7 +84,7 @@ class ItemEnv:
         if self._context is None:
             ex = self.frame.execution
             self._context = context_object(ex._execution_context, ex._machine_context, self.frame.state_name,
-                                           self.frame.entered_time, self.frame.retry_count,
+                                           self.frame.entered_time, ex.context_retry_count(self.frame),
                                            map_item=(self.index, self.item))
         return self._context
 
@@ -110,15 +110,13 @@ def _resolve(spec: Any, frame: Frame, effective: Any, integer: bool) -> Any:
     kind, source, field = spec
     if kind == "path":
         try:
-            value = source.get(effective, frame)
+            raw = source.get(effective, frame)
         except PathNotFound:
             raise StatesError(RUNTIME, f"Invalid path '{source.text}' : No results for path: "
                                        f"{source.normalized}") from None
-        if type(value) is float and integer and value.is_integer():
-            value = int(value)
-        valid = type(value) is int if integer else type(value) in (int, float)
-        if not valid:
-            raise StatesError(RUNTIME, f"The {field} field refers to value \"{_shown(value)}\" which is not a "
+        value = _number_or_none(raw, integer)
+        if value is None:
+            raise StatesError(RUNTIME, f"The {field} field refers to value \"{_shown(raw)}\" which is not a "
                                        f"valid {'integer' if integer else 'float'}: {source.text}")
         return value
     value = source(jsonata_binding(frame), frame)
@@ -128,6 +126,20 @@ def _resolve(spec: Any, frame: Frame, effective: Any, integer: bool) -> Any:
         raise StatesError(QUERY_EVALUATION_ERROR,
                           f"The {field} field must evaluate to {'an integer' if integer else 'a number'}")
     return value
+
+
+def _number_or_none(value: Any, integer: bool) -> int | float | None:
+    """AWS reads these fields leniently: 3, 3.0 and "3" are all the integer 3."""
+    if isinstance(value, str):
+        try:
+            value = int(value) if integer else float(value)
+        except ValueError:
+            return None
+    if type(value) is float and integer and value.is_integer():
+        return int(value)
+    if integer:
+        return value if type(value) is int else None
+    return value if type(value) in (int, float) else None
 
 
 def _items(state: State, frame: Frame, effective: Any) -> list:
@@ -213,16 +225,21 @@ def run_map(ex: Execution, frame: Frame, state: State) -> str:
         ex.enter(frame, state)
         frame.effective = frame.value if state.language == JSONATA else io.input_path(state, frame.value, frame)
     effective = frame.effective
-    items = _batches(state, _items(state, frame, effective), frame, effective)
+    try:
+        items = _batches(state, _items(state, frame, effective), frame, effective)
+    except StatesError as error:
+        return ex.state_failed(frame, state, error, failed_event="MapStateFailed")
     limit = _resolve(state.max_concurrency, frame, effective, integer=True) or math.inf
+    frame.phase = "children"
+    ex.emit(frame, "MapStateStarted", {"length": len(items)})
+    # AWS reads the tolerance settings only once the Map has started; a bad value fails the
+    # execution without a MapStateFailed event.
     fan = frame.fanout = Fanout("Map", len(items), limit, items)
     count = _resolve(state.tolerated_count, frame, effective, integer=True)
     percentage = _resolve(state.tolerated_percentage, frame, effective, integer=False)
     if percentage is not None and not 0 <= percentage <= 100:
         raise StatesError(RUNTIME, "ToleratedFailurePercentage must be between 0 and 100.")
     fan.tolerated_count, fan.tolerated_percentage = count, percentage
-    frame.phase = "children"
-    ex.emit(frame, "MapStateStarted", {"length": len(items)})
     if state.distributed:
         ex.emit(frame, "MapRunStarted", {"mapRunArn": f"{ex.options.state_machine_arn}/{state.label or state.name}"})
     if not items:

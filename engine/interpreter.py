@@ -228,7 +228,10 @@ class Execution:
 
     def context_object(self, frame: Frame) -> dict:
         return context_object(self._execution_context, self._machine_context, frame.state_name,
-                              frame.entered_time, frame.retry_count, frame.task_token)
+                              frame.entered_time, self.context_retry_count(frame), frame.task_token)
+
+    def context_retry_count(self, frame: Frame) -> int | None:
+        return None if self.options.machine_type == "EXPRESS" else frame.retry_count
 
     def emit(self, frame: Frame | None, event_type: str, details: dict | None = None) -> int:
         """Record a history event (when history is on) and return its id; ids count either way."""

@@ -28,9 +28,12 @@ def _options(options: dict, history: bool) -> ExecutionOptions:
     machine_name = f"machine-{uuid.uuid4().hex[:8]}"
     execution_name = str(uuid.uuid4())
     machine_type = options.get("state_machine_type", "STANDARD")
-    kind = "express" if machine_type == "EXPRESS" else "execution"
+    execution_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine_name}:{execution_name}"
+    if machine_type == "EXPRESS":
+        # Express execution ARNs carry a third part after the name.
+        execution_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:express:{machine_name}:{execution_name}:{uuid.uuid4()}"
     return ExecutionOptions(
-        execution_arn=f"arn:aws:states:{REGION}:{ACCOUNT}:{kind}:{machine_name}:{execution_name}",
+        execution_arn=execution_arn,
         execution_name=execution_name,
         state_machine_arn=f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine_name}",
         state_machine_name=machine_name,
