@@ -48,6 +48,7 @@ from typing import Any
 
 from engine import choice
 from engine.errors import ALL
+from engine.intrinsics import InvalidIntrinsic, compile_intrinsic
 from engine.paths import CONTEXT, INPUT, VARIABLE, InvalidPath, compile_path
 
 ERROR, WARNING = "ERROR", "WARNING"
@@ -270,16 +271,10 @@ def _is_intrinsic_call(text: str) -> bool:
 
 
 def _intrinsic(text: str, path: str) -> Iterator[Problem]:
-    try:  # engine.intrinsics parses States.* calls; without it only the call's shape is checked
-        from engine.intrinsics import compile_intrinsic
-    except ImportError:
-        if not re.fullmatch(r"States\.[A-Za-z0-9]+\(.*\)\s*", text, re.DOTALL):
-            yield _schema(path, f"Invalid intrinsic function call: {text}")
-        return
     try:
         compile_intrinsic(text)
-    except ValueError as exc:
-        yield _schema(path, str(exc) or f"Invalid intrinsic function call: {text}")
+    except InvalidIntrinsic as exc:
+        yield _schema(path, str(exc))
 
 
 _PAYLOAD_REFERENCE = path_check(intrinsic=True)
