@@ -47,6 +47,25 @@ def template_is_constant(template: Any) -> bool:
     return True
 
 
+def template_problems(template: Any, pointer: str = "") -> list[InvalidTemplate]:
+    """Every bad `.$` field of a template (compile_template stops at the first), for the validator."""
+    problems: list[InvalidTemplate] = []
+    if isinstance(template, dict):
+        for key, child in template.items():
+            where = f"{pointer}/{_escape_pointer(key)}"
+            if key.endswith(DYNAMIC_SUFFIX):
+                try:
+                    compile_field(key, child, where)
+                except InvalidTemplate as problem:
+                    problems.append(problem)
+            else:
+                problems.extend(template_problems(child, where))
+    elif isinstance(template, list):
+        for index, item in enumerate(template):
+            problems.extend(template_problems(item, f"{pointer}/{index}"))
+    return problems
+
+
 def compile_template(template: Any, pointer: str = "") -> Evaluator:
     """Compile once. `pointer` is where the template sits in the definition, for error messages."""
     if template_is_constant(template):

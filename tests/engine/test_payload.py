@@ -7,7 +7,13 @@ from types import SimpleNamespace
 import pytest
 
 from engine.errors import RUNTIME, StatesError
-from engine.payload import InvalidTemplate, compile_template, template_is_constant
+from engine.payload import (
+    InvalidTemplate,
+    compile_field,
+    compile_template,
+    template_is_constant,
+    template_problems,
+)
 
 
 def make_env(context=None, variables=None):
@@ -171,3 +177,24 @@ def test_template_is_constant_looks_at_every_level():
     assert template_is_constant({"a": [{"b": 1}]})
     assert not template_is_constant({"a": [{"b.$": "$"}]})
     assert not template_is_constant([{"x.$": "$"}])
+
+
+def test_template_problems_lists_every_bad_field_with_its_location():
+    template = {"ok.$": "$.a", "bad.$": 1, "nested": [{"worse.$": "States.Nope()"}], "fine": {"x": 1}}
+    problems = template_problems(template, "/States/P/Parameters")
+    assert [problem.pointer for problem in problems] == [
+        "/States/P/Parameters/bad.$",
+        "/States/P/Parameters/nested/0/worse.$",
+    ]
+    assert template_problems({"ok.$": "$.a"}) == []
+
+
+def test_a_field_compiled_alone_names_its_key_in_the_cause():
+    # Fail states' ErrorPath/CausePath take a path or an intrinsic, with the same wording.
+    read = compile_field("ErrorPath", "$.ErrorX")
+    with pytest.raises(StatesError) as caught:
+        read({"a": 1}, make_env())
+    assert caught.value.cause == (
+        "The JSONPath '$.ErrorX' specified for the field 'ErrorPath' "
+        "could not be found in the input '{\"a\":1}'"
+    )
