@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import math
 import re
 from collections.abc import Callable
@@ -276,8 +277,6 @@ def _reject_constant(name: str) -> Any:
 
 
 def _parse_json(text: str) -> Any:
-    import json
-
     return json.loads(text, parse_constant=_reject_constant)
 
 
