@@ -1,0 +1,1 @@
+"""Stepwise's data: state machines, executions and their history arrive with later issues."""

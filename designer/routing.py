@@ -1,0 +1,3 @@
+"""WebSocket routes (Channels consumers), mounted by designer/asgi.py."""
+
+websocket_urlpatterns: list = []
