@@ -5,7 +5,7 @@ server runs with: point other processes at the same database with it) and `.mana
 management command against that database, e.g. to create users:
 
     def test_something(daphne_server):
-        daphne_server.create_user("alice", "s3cret-pass")
+        daphne_server.create_user("alice", "s3cret-pass", staff=False)
         browser = Browser(daphne_server.url)
         browser.log_in("alice", "s3cret-pass")
 """
@@ -125,13 +125,18 @@ class DaphneServer:
         return manage(self.env, *args)
 
     def create_user(self, username: str, password: str, *, staff: bool = False, superuser: bool = False):
-        self.manage(
-            "shell", "--no-imports", "-c",
-            "from django.contrib.auth import get_user_model\n"
-            f"u, _ = get_user_model().objects.get_or_create(username={username!r})\n"
-            f"u.set_password({password!r}); u.is_staff = {staff or superuser}; u.is_superuser = {superuser}\n"
-            "u.save()",
-        )  # fmt: skip
+        self.create_users((username, password, staff, superuser))
+
+    def create_users(self, *users: tuple[str, str, bool, bool]):
+        """Create (or update) users given as (username, password, is_staff, is_superuser), at once."""
+        code = "from django.contrib.auth import get_user_model\nUser = get_user_model()\n"
+        for username, password, staff, superuser in users:
+            code += (
+                f"u, _ = User.objects.get_or_create(username={username!r})\n"
+                f"u.set_password({password!r}); u.is_staff = {staff or superuser}; "
+                f"u.is_superuser = {superuser}; u.save()\n"
+            )
+        self.manage("shell", "--no-imports", "-c", code)
 
 
 class Browser:

@@ -7,8 +7,10 @@ from tests.live import Browser
 
 @pytest.fixture(scope="module")
 def users(daphne_server):
-    daphne_server.create_user("alice", "correct-horse-battery")
-    daphne_server.create_user("root", "staple-root-admin", superuser=True)
+    daphne_server.create_users(
+        ("alice", "correct-horse-battery", False, False),
+        ("root", "staple-root-admin", True, True),
+    )
 
 
 def test_anonymous_visitor_is_redirected_to_the_login_page(daphne_server):

@@ -56,15 +56,16 @@ def test_serve_runs_daphne_and_a_worker_and_ctrl_c_stops_both(tmp_path, migrated
             serve.wait()
 
 
-def test_serve_stops_the_worker_when_daphne_cannot_start(tmp_path, migrated_db_file):
+def test_serve_says_so_when_the_port_is_taken(tmp_path, migrated_db_file):
     env = migrated_database(tmp_path, migrated_db_file)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
     assert result.returncode != 0
-    assert "daphne exited" in result.stderr
+    assert f"Cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert f"PORT={port + 1} make run" in result.stderr

@@ -27,6 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-worker", action="store_true", help="Serve HTTP only.")
 
     def handle(self, *args, host, port, no_worker, **options):
+        _check_port_free(host, port)
         commands = {
             "daphne": [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), ASGI_APP],
         }
@@ -71,6 +72,19 @@ class Command(BaseCommand):
                     return
             except OSError:
                 time.sleep(0.1)
+
+
+def _check_port_free(host, port):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as error:
+            raise CommandError(
+                f"Cannot listen on {host}:{port} ({error.strerror}). Is Stepwise already running? "
+                f"Stop it, or choose another port: PORT={port + 1} make run"
+            ) from None
 
 
 def _stop(children):
