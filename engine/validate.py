@@ -483,6 +483,8 @@ def credentials(walk: _Walk, value: Any, path: str) -> Iterator[Problem]:
 
 
 _ARN = re.compile(r"arn:[^:]+:[^:]+:[^:]*:[^:]*:.+")
+# Integration patterns that wait: an Express execution cannot (it runs for 5 minutes at most).
+_EXPRESS_UNSUPPORTED = re.compile(r"(\.waitForTaskToken|\.sync)(?::\d+)?$")
 
 
 def resource(walk: _Walk, value: Any, path: str) -> Iterator[Problem]:
@@ -491,10 +493,10 @@ def resource(walk: _Walk, value: Any, path: str) -> Iterator[Problem]:
     elif not _ARN.fullmatch(value):
         yield Problem(path, INVALID_RESOURCE, f"Resource is not a valid ARN: {value}")
     elif walk.state_machine_type == "EXPRESS":
-        for suffix in (".waitForTaskToken", ".sync"):
-            if suffix in value:
-                # AWS's message has the space before " at".
-                yield _schema(path, f"Express state machine does not support '{suffix}' service integration ")
+        pattern = _EXPRESS_UNSUPPORTED.search(value)
+        if pattern:
+            # AWS's message has the space before " at".
+            yield _schema(path, f"Express state machine does not support '{pattern[1]}' service integration ")
 
 
 _LABEL_FORBIDDEN = frozenset(' ?*<>{}[]:;,\\|^~$#%&`"') | {chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))}
@@ -730,7 +732,7 @@ def _check_state(walk: _Walk, state: Any, path: str) -> Iterator[Problem]:
     if "Type" not in state:
         yield _schema(path, "These fields are required: [Type]")
         return
-    if state_type not in STATE_SHAPES:
+    if not isinstance(state_type, str) or state_type not in STATE_SHAPES:
         yield _schema(_child(path, "Type"),
                       f"Value is not one of the allowed values: [{', '.join(STATE_SHAPES)}]")
         return
@@ -794,7 +796,10 @@ def _transitions(state: Any, path: str) -> Iterator[tuple[str, str]]:
 
 
 def _is_terminal(state: Any) -> bool:
-    return isinstance(state, dict) and (state.get("Type") in TERMINAL_TYPES or state.get("End") is True)
+    if not isinstance(state, dict):
+        return False
+    state_type = state.get("Type")
+    return state.get("End") is True or (isinstance(state_type, str) and state_type in TERMINAL_TYPES)
 
 
 def _check_machine(walk: _Walk, machine: Any, path: str, shape: Shape) -> Iterator[Problem]:
@@ -833,7 +838,7 @@ def _graph_problems(start_at: Any, states: dict, path: str, states_path: str) ->
         # AWS gives no location for the top-level machine; a nested one is named by its container.
         yield Problem(None if path == "/" else path, MISSING_END_STATE, "Workflow has no terminal state")
         return
-    if start_at not in states:
+    if not isinstance(start_at, str) or start_at not in states:
         return
     reached, frontier = {start_at}, [start_at]
     while frontier:

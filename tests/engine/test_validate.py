@@ -895,3 +895,30 @@ def test_aws_recorded_messages_are_reproduced_word_for_word():
             assert [f"{p.code}: {p.message}" for p in found] == [cause]
         compared += 1
     assert compared >= 9
+
+
+@pytest.mark.parametrize(
+    "resource",
+    ["arn:aws:states:::states:startExecution.sync:2", "arn:aws:states:::ecs:runTask.sync"],
+)
+def test_sync_integrations_are_refused_in_express_machines(resource):
+    found = errors(one("Task", Resource=resource), state_machine_type="EXPRESS")
+    assert [(p.path, p.code) for p in found] == [("/States/A/Resource", SCHEMA)]
+    assert "'.sync' service integration" in found[0].message
+
+
+ODD_DEFINITIONS = {
+    "a Type that is an object": machine({"A": {"Type": {"x": 1}, "End": True}}),
+    "a StartAt that is an object": {"StartAt": {"x": 1}, "States": {"A": state()}},
+    "a state that is a list": machine({"A": [1]}),
+    "Choices that are not rules": choice_machine(1, None, [{}]),
+    "Retry that is an object": one("Task", Retry={"ErrorEquals": ["X"]}),
+    "Branches holding strings": one("Parallel", Branches=["x"]),
+    "an End that is huge": one(End=10**30),
+    "a JSON text that is not an object": "[1, 2]",
+}
+
+
+@pytest.mark.parametrize("definition", ODD_DEFINITIONS.values(), ids=ODD_DEFINITIONS.keys())
+def test_odd_values_are_problems_not_exceptions(definition):
+    assert errors(definition)
