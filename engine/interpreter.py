@@ -165,6 +165,7 @@ class Execution:
         self.pending: dict[int, Suspension] = {}
         self.cancelled: list[int] = []  # suspensions withdrawn since the caller last looked
         self.sizer = PayloadSizer()
+        self.clock = self.options.clock
         self._execution_context = execution_part(self.options, execution_input)
         self._machine_context = {"Id": self.options.state_machine_arn, "Name": self.options.state_machine_name}
         self.started = False
@@ -243,14 +244,18 @@ class Execution:
         if frame is not None:
             frame.last_event_id = event_id
         if self.events is not None:
-            self.events.append(history.make_event(event_type, event_id, previous, self.options.clock(), details))
+            self.events.append(history.make_event(event_type, event_id, previous, self.clock(), details))
         return event_id
 
     def enter(self, frame: Frame, state: State) -> None:
         """Record that `frame` enters `state` with its current value."""
-        frame.entered_time = self.options.clock()
+        frame.entered_time = self.clock()
         frame._context = None
         frame.retry_counts = None
+        if self.events is None and not frame.silent:  # history off: only the event ids count
+            self.event_count += 1
+            frame.entered_event_id = frame.last_event_id = self.event_count
+            return
         frame.entered_event_id = self.emit(frame, history.ENTERED[state.type], {
             "name": state.name, "input": frame.value, "inputDetails": {"truncated": False},
         } if self.events is not None else None)
@@ -261,29 +266,39 @@ class Execution:
 
             bind(frame, assigned)
 
-    def leave(self, frame: Frame, state: State, output: Any, assigned: dict | None = None) -> str:
-        """The state succeeded with `output`: record it and move the frame on (or finish it)."""
-        if type(output) is dict or type(output) is list or type(output) is str:
+    def leave(self, frame: Frame, state: State, output: Any, assigned: dict | None = None,
+              next_state: str | None = None) -> str:
+        """The state succeeded with `output`: record it and move the frame on to `next_state` (by
+        default the state's own Next), or finish the frame if the state ends it."""
+        kind = type(output)
+        if kind is dict or kind is list or kind is str:
             if self.sizer.size(output) > MAX_PAYLOAD_BYTES:
                 raise StatesError(
                     DATA_LIMIT_EXCEEDED,
                     f"The state/task '{state.name}' returned a result with a size exceeding "
                     "the maximum number of bytes service limit.")
-        self.bind_variables(frame, assigned)
-        details = None
-        if self.events is not None:
-            details = {"name": state.name, "output": output, "outputDetails": {"truncated": False}}
-            if assigned:
-                details["assignedVariables"] = assigned
-                details["assignedVariablesDetails"] = {"truncated": False}
-        self.emit(frame, history.EXITED[state.type], details)
+        if assigned:
+            self.bind_variables(frame, assigned)
+        if self.events is None and not frame.silent:
+            self.event_count += 1
+            frame.last_event_id = self.event_count
+        else:
+            details = None
+            if self.events is not None:
+                details = {"name": state.name, "output": output, "outputDetails": {"truncated": False}}
+                if assigned:
+                    details["assignedVariables"] = assigned
+                    details["assignedVariablesDetails"] = {"truncated": False}
+            self.emit(frame, history.EXITED[state.type], details)
         frame.phase = None
         frame.outcome = None
         frame.effective = None
-        if state.end or state.next is None:
-            self.frame_succeeded(frame, output)
-            return PARKED
-        frame.state_name = state.next
+        if next_state is None:
+            if state.end or state.next is None:
+                self.frame_succeeded(frame, output)
+                return PARKED
+            next_state = state.next
+        frame.state_name = next_state
         frame.value = output
         return CONTINUE
 

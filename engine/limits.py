@@ -23,8 +23,6 @@ class PayloadSizer:
 
     __slots__ = ("_cache",)
 
-    # Only containers at least this big are cached; smaller ones are cheaper to measure again.
-    CACHE_FROM_ITEMS = 16
     MAX_ENTRIES = 4096
 
     def __init__(self):
@@ -33,37 +31,66 @@ class PayloadSizer:
 
     def size(self, value: Any) -> int:
         kind = type(value)
-        if kind is str:
-            return _string_size(value)
         if kind is dict or kind is list:
-            if len(value) < self.CACHE_FROM_ITEMS:
-                return self._measure(value, kind)
             hit = self._cache.get(id(value))
             if hit is not None and hit[0] is value:
                 return hit[1]
+            if not value:
+                return 2
             size = self._measure(value, kind)
             if len(self._cache) >= self.MAX_ENTRIES:
                 self._cache.clear()
             self._cache[id(value)] = (value, size)
             return size
+        if kind is str:
+            return _string_size(value)
         if value is None:
             return 4
         if kind is bool:
             return 4 if value else 5
+        if kind is int or kind is float:
+            return len(repr(value))  # what json.dumps writes for finite numbers
         return len(_dumps(value))
 
     def _measure(self, value: Any, kind: type) -> int:
-        size = self.size
+        # Scalars are measured inline and key sizes are remembered: this runs for every new
+        # container a state builds, so it is the hot path of the size check.
+        size, key_size, str_size = self.size, _key_size, _string_size
         if kind is dict:
             # {"k":v,"k2":v2}: braces, a colon per key, commas between entries
-            total = 2 + max(len(value) - 1, 0) + len(value)
+            total = 1 + 2 * len(value)
             for key, item in value.items():
-                total += _string_size(key) + size(item)
+                known = key_size(key)
+                total += known if known is not None else _remember_key(key)
+                item_kind = type(item)
+                if item_kind is str:
+                    total += str_size(item)
+                elif item_kind is int:
+                    total += len(repr(item))
+                else:
+                    total += size(item)
             return total
-        total = 2 + max(len(value) - 1, 0)
+        total = 1 + len(value)
         for item in value:
-            total += size(item)
+            item_kind = type(item)
+            if item_kind is str:
+                total += str_size(item)
+            elif item_kind is int:
+                total += len(repr(item))
+            else:
+                total += size(item)
         return total
+
+
+_KEY_SIZES: dict[str, int] = {}
+_key_size = _KEY_SIZES.get
+
+
+def _remember_key(key: str) -> int:
+    size = _string_size(key)
+    if len(_KEY_SIZES) < 65536:
+        _KEY_SIZES[key] = size
+    return size
 
 
 def _string_size(text: str) -> int:

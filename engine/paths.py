@@ -47,7 +47,7 @@ def _normalize_key(key: str | int) -> str:
 class Path:
     """A compiled path. `get(value, env)` returns what it selects or raises PathNotFound."""
 
-    __slots__ = ("text", "root", "variable", "keys", "indefinite", "_matcher")
+    __slots__ = ("text", "root", "variable", "keys", "indefinite", "keys_only", "_matcher")
 
     def __init__(self, text: str, root: str, variable: str | None, keys: tuple | None, matcher=None):
         self.text = text
@@ -55,6 +55,7 @@ class Path:
         self.variable = variable
         self.keys = keys
         self.indefinite = keys is None
+        self.keys_only = keys is not None and all(type(key) is str for key in keys)
         self._matcher = matcher
 
     def __repr__(self) -> str:
@@ -78,10 +79,19 @@ class Path:
             raise PathNotFound(self) from None
 
     def get(self, value: Any, env: Any = None) -> Any:
-        current = self.base(value, env)
+        current = value if self.root is INPUT else self.base(value, env)
         keys = self.keys
         if keys is None:
             return [match.value for match in self._matcher.find(current)]
+        if self.keys_only:
+            # The hot path: object keys only. Indexing anything but a dict with a string (a list, a
+            # string, a number, null) raises TypeError, a dict without the key KeyError.
+            try:
+                for key in keys:
+                    current = current[key]
+            except (KeyError, TypeError):
+                raise PathNotFound(self) from None
+            return current
         for key in keys:
             try:
                 if isinstance(key, str):

@@ -49,14 +49,7 @@ def caught(ex: Execution, frame: Frame, state: State, catcher: Catcher, error: s
     else:
         assigned = catcher.assign(error_output, frame) if catcher.assign is not None else None
         output = io.result_path(catcher.result_path, frame.value, error_output)
-    return ex.leave(frame, _with_next(state, catcher.next), output, assigned)
-
-
-def _with_next(state: State, next_state: str) -> State:
-    """The same state, leaving to `next_state` (a Catcher's Next) instead of its own Next/End."""
-    from dataclasses import replace
-
-    return replace(state, next=next_state, end=False)
+    return ex.leave(frame, state, output, assigned, next_state=catcher.next)
 
 
 def effective_input(state: State, frame: Frame) -> Any:
@@ -155,7 +148,7 @@ def _choose(ex, frame, state, next_state, value, assign, output) -> str:
         assign = assign or state.assign
         assigned = assign(value, frame) if assign is not None else None
         out = io.output_path(state, value, frame)
-    return ex.leave(frame, _with_next(state, next_state), out, assigned)
+    return ex.leave(frame, state, out, assigned, next_state=next_state)
 
 
 # -- Wait -------------------------------------------------------------------------------------------
