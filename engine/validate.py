@@ -14,15 +14,17 @@ field, nested machines continue the same way: `/States/Pass/Next`, `/States/C/Ch
 
 Codes are AWS's (API reference, ValidateStateMachineDefinitionDiagnostic): SCHEMA_VALIDATION_FAILED,
 MISSING_TRANSITION_TARGET, MISSING_END_STATE, DUPLICATE_STATE_NAME, INVALID_STATE_NAME,
-INVALID_RESOURCE, INVALID_LABEL_NAME, INVALID_JSON_DESCRIPTION, MISSING_DESCRIPTION, plus
-INVALID_JSONATA_EXPRESSION, which AWS returns for a `{% %}` that does not parse; the warnings are
+INVALID_RESOURCE, INVALID_LABEL_NAME, INVALID_JSON_DESCRIPTION, MISSING_DESCRIPTION, plus two AWS
+returns without documenting them: INVALID_JSONATA_EXPRESSION for a `{% %}` that does not parse and
+UNSUPPORTED_JSONATA_EXPRESSION for one that reads a bare name at its top level; the warnings are
 NO_DOLLAR and PASS_RESULT_IS_STATIC. Messages copy AWS's wording where it was recorded (the
 conformance corpus, and diagnostics measured against AWS and quoted in public bug reports):
 "These fields are required: [States, StartAt]", "Field 'X' is not supported", "The QueryLanguage is
 set to 'JSONata', but field 'X' is only supported for the 'JSONPath' QueryLanguage", "There should
 only be one of the following fields: [A, B]", "Minimum value is 0", "Value is not a Reference Path",
 "String does not match RFC3339 timestamp", "Missing 'Next' target: X", 'State "X" is not
-reachable.', "Workflow has no terminal state". Elsewhere the wording is ours, in the same style.
+reachable.', "Workflow has no terminal state", "Reference to 'x' at the top level is not
+supported.". Elsewhere the wording is ours, in the same style.
 
 Where AWS differs from the spec or from what one would guess (all measured by others on AWS):
 - An unreachable state is an error (MISSING_TRANSITION_TARGET), not a warning. It is not reported
@@ -64,6 +66,7 @@ INVALID_LABEL_NAME = "INVALID_LABEL_NAME"
 INVALID_JSON_DESCRIPTION = "INVALID_JSON_DESCRIPTION"
 MISSING_DESCRIPTION = "MISSING_DESCRIPTION"
 INVALID_JSONATA_EXPRESSION = "INVALID_JSONATA_EXPRESSION"
+UNSUPPORTED_JSONATA_EXPRESSION = "UNSUPPORTED_JSONATA_EXPRESSION"
 NO_DOLLAR = "NO_DOLLAR"
 PASS_RESULT_IS_STATIC = "PASS_RESULT_IS_STATIC"
 
@@ -163,6 +166,61 @@ def _expression(walk: _Walk, value: str, path: str) -> Iterator[Problem]:
     message = _jsonata_error(value)
     if message is not None:
         yield Problem(path, INVALID_JSONATA_EXPRESSION, message)
+        return
+    for name in top_level_references(value[2:-2]):
+        yield Problem(path, UNSUPPORTED_JSONATA_EXPRESSION,
+                      f"Reference to '{name}' at the top level is not supported.")
+
+
+# A JSONata token: a string, a backquoted name, a number, a variable, a name, or one punctuation mark
+# (two-character operators do not matter here, regular expressions are skipped after the fact).
+_JSONATA_TOKEN = re.compile(
+    r"""\s+|/\*.*?\*/|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?"""
+    r"""|\$\$?\w*|[^\W\d]\w*|.""",
+    re.DOTALL,
+)
+_OPERATOR_WORDS = frozenset({"and", "or", "in"})
+_LITERAL_WORDS = frozenset({"true", "false", "null", "function", "λ"})
+
+
+def top_level_references(source: str) -> list[str]:
+    """Names read from the context item at the top of a JSONata expression (`{% phone %}`).
+
+    AWS evaluates every expression without a context item, so such a name can only mean a
+    forgotten `$states.input.`: AWS refuses the definition (UNSUPPORTED_JSONATA_EXPRESSION).
+    A name is top-level unless it is a path step (after `.`) or inside something that moves the
+    context: a predicate or group-by after an operand (`x[price > 1]`, `x{k: v}`), a sort
+    (`^(...)`), a step in parentheses (`.(...)`), or a function body. Where unsure, a name is
+    not reported.
+    """
+    names: list[str] = []
+    stack: list[bool] = []  # for each open bracket: does its inside still see the top context?
+    top, previous = True, ""
+    position = 0
+    for match in _JSONATA_TOKEN.finditer(source):
+        token = match.group()
+        if match.start() < position or token.isspace() or token.startswith("/*"):
+            continue
+        follows_operand = bool(previous) and previous not in _OPERATOR_WORDS and (
+            previous[0].isalnum() or previous[0] in "$'\"`_)]}")
+        if token == "/" and not follows_operand:  # a regular expression literal: skip to its end
+            end = re.compile(r"(?:[^/\\]|\\.)*/[a-z]*").match(source, match.end())
+            position = end.end() if end else len(source)
+            previous = ")"
+            continue
+        if token in "([{":
+            moves = (token != "(" and follows_operand) or (token == "(" and previous in (".", "^"))
+            stack.append(top)
+            top = top and not moves
+        elif token in ")]}":
+            top = stack.pop() if stack else True
+        elif (top and (token[0].isalpha() or token[0] in "_`") and previous != "."
+              and token not in _OPERATOR_WORDS | _LITERAL_WORDS):
+            name = token.strip("`")
+            if name not in names:
+                names.append(name)
+        previous = token
+    return names
 
 
 # --- value checks: each returns a Check ------------------------------------------------------------

@@ -20,10 +20,12 @@ from engine.validate import (
     MISSING_TRANSITION_TARGET,
     NO_DOLLAR,
     PASS_RESULT_IS_STATIC,
+    UNSUPPORTED_JSONATA_EXPRESSION,
     WARNING,
     Problem,
     format_invalid_definition,
     iter_problems,
+    top_level_references,
 )
 from engine.validate import (
     SCHEMA_VALIDATION_FAILED as SCHEMA,
@@ -205,6 +207,18 @@ RULES = {
         "/States/A/Seconds",
         INVALID_JSONATA_EXPRESSION,
         "",
+    ),
+    "a bare name at the top of an expression": (
+        jsonata(one(Output={"v": "{% phone %}"})),
+        "/States/A/Output/v",
+        UNSUPPORTED_JSONATA_EXPRESSION,
+        "Reference to 'phone' at the top level is not supported.",
+    ),
+    "a bare name as a function argument": (
+        jsonata(one(Assign={"n": "{% $count(items) %}"})),
+        "/States/A/Assign/n",
+        UNSUPPORTED_JSONATA_EXPRESSION,
+        "'items'",
     ),
     # transitions and the graph
     "Next to no state": (
@@ -922,3 +936,27 @@ ODD_DEFINITIONS = {
 @pytest.mark.parametrize("definition", ODD_DEFINITIONS.values(), ids=ODD_DEFINITIONS.keys())
 def test_odd_values_are_problems_not_exceptions(definition):
     assert errors(definition)
+
+
+REFERENCES = {
+    "$states.input.a": [],
+    "$x[price > 1].name": [],
+    "$map($x, function($v){ $v.a + c })": [],
+    "$states.input{name: value}": [],
+    "$x.(a + b)": [],
+    "$states.input.items^(price).name": [],
+    "true and false or null": [],
+    "$x in [1, 2]": [],
+    "$contains('hello$world', /^hello a/) and $a/2 > 1": [],
+    "$fn := function($x){$x}": [],
+    "phone": ["phone"],
+    "a.b": ["a"],
+    "{'k': v, 'l': [w]}": ["v", "w"],
+    "$x & b ? 'yes' : c": ["b", "c"],
+    "`odd key` & 'a string'": ["odd key"],
+}
+
+
+@pytest.mark.parametrize(("expression", "names"), REFERENCES.items(), ids=REFERENCES.keys())
+def test_top_level_references_are_names_read_from_no_context(expression, names):
+    assert top_level_references(expression) == names
