@@ -48,6 +48,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import jsonatapy
+
 from engine import choice
 from engine.errors import ALL
 from engine.intrinsics import InvalidIntrinsic, compile_intrinsic
@@ -150,10 +152,6 @@ def _is_number(value: Any) -> bool:
 @functools.lru_cache(maxsize=512)
 def _jsonata_error(expression: str) -> str | None:
     """The parser's message for a `{% %}` string that does not parse, else None."""
-    try:
-        import jsonatapy
-    except ImportError:  # without the parser, syntax is left to run time
-        return None
     try:
         jsonatapy.compile(expression[2:-2].strip())
     except ValueError as exc:
@@ -441,7 +439,7 @@ def _language_of(name: str) -> str | None:
 class Shape:
     """An object's fields and their checks. `required` lists fields it must have (reported together
     when `list_required`, the way AWS reports the machine's); `exclusive` groups fields of which at
-    most one may appear; `one_of` groups of which exactly one must."""
+    most one may appear; `one_of` groups of which at least one must (with `exclusive`: exactly one)."""
 
     fields: Mapping[str, Check]
     required: tuple[str, ...] = ()
