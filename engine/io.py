@@ -47,13 +47,13 @@ def result_selector(state: State, result: Any, env: Any) -> Any:
     return result if template is None else template(result, env)
 
 
-def result_path(path: Any, state_input: Any, result: Any) -> Any:
+def result_path(path: Any, state_input: Any, result: Any, sizer: Any = None) -> Any:
     if path is DEFAULT:
         return result
     if path is None:
         return state_input
     try:
-        return set_path(state_input, path, result)
+        return set_path(state_input, path, result, sizer)
     except PathNotFound:
         raise StatesError(
             RESULT_PATH_MATCH_FAILURE,
@@ -77,4 +77,4 @@ def output_path(state: State, value: Any, env: Any) -> Any:
 def state_output(state: State, state_input: Any, result: Any, env: Any) -> Any:
     """Everything after the state's work: ResultSelector, ResultPath, OutputPath."""
     selected = result_selector(state, result, env)
-    return output_path(state, result_path(state.result_path, state_input, selected), env)
+    return output_path(state, result_path(state.result_path, state_input, selected, env.execution.sizer), env)

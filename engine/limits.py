@@ -52,34 +52,54 @@ class PayloadSizer:
             return len(repr(value))  # what json.dumps writes for finite numbers
         return len(_dumps(value))
 
+    def known(self, value: Any) -> int | None:
+        """The cached size of a container, or None when it was never measured."""
+        hit = self._cache.get(id(value))
+        return hit[1] if hit is not None and hit[0] is value else None
+
+    def derive(self, new: Any, old: Any, key: str | int, old_child: Any, new_child: Any, existed: bool) -> None:
+        """`new` is `old` with `old[key]` set to `new_child`: remember its size from `old`'s, so that
+        writing a result into a big document costs the size of the result, not of the document."""
+        old_size = self.known(old)
+        if old_size is None:
+            return
+        if existed:
+            size = old_size - self.size(old_child) + self.size(new_child)
+        else:
+            size = old_size + _string_size(key) + 1 + self.size(new_child) + (1 if old else 0)
+        if len(self._cache) >= self.MAX_ENTRIES:
+            self._cache.clear()
+        self._cache[id(new)] = (new, size)
+
     def _measure(self, value: Any, kind: type) -> int:
-        # Scalars are measured inline and key sizes are remembered: this runs for every new
-        # container a state builds, so it is the hot path of the size check.
-        size, key_size, str_size = self.size, _key_size, _string_size
+        # The hot path of the size check: it runs for every new container a state builds. Scalars
+        # and cache hits are handled inline; key sizes are remembered across documents.
         if kind is dict:
-            # {"k":v,"k2":v2}: braces, a colon per key, commas between entries
-            total = 1 + 2 * len(value)
+            total = 1 + 2 * len(value)  # braces, a colon per key, commas between entries
+            key_size = _key_size
             for key, item in value.items():
                 known = key_size(key)
-                total += known if known is not None else _remember_key(key)
-                item_kind = type(item)
-                if item_kind is str:
-                    total += str_size(item)
-                elif item_kind is int:
-                    total += len(repr(item))
-                else:
-                    total += size(item)
+                total += (known if known is not None else _remember_key(key)) + self._item_size(item)
             return total
         total = 1 + len(value)
+        item_size = self._item_size
         for item in value:
-            item_kind = type(item)
-            if item_kind is str:
-                total += str_size(item)
-            elif item_kind is int:
-                total += len(repr(item))
-            else:
-                total += size(item)
+            total += item_size(item)
         return total
+
+    def _item_size(self, item: Any) -> int:
+        kind = type(item)
+        if kind is str:
+            if item.isascii() and item.isprintable() and '"' not in item and "\\" not in item:
+                return len(item) + 2
+            return _string_size(item)
+        if kind is int or kind is float:
+            return len(repr(item))
+        if kind is dict or kind is list:
+            hit = self._cache.get(id(item))
+            if hit is not None and hit[0] is item:
+                return hit[1]
+        return self.size(item)
 
 
 _KEY_SIZES: dict[str, int] = {}

@@ -183,7 +183,7 @@ def is_reference_path(text: Any) -> bool:
     return not path.indefinite
 
 
-def set_path(document: Any, path: Path, value: Any) -> Any:
+def set_path(document: Any, path: Path, value: Any, sizer: Any = None) -> Any:
     """Return a copy of `document` with `value` written at `path`, copying only the containers on the way.
 
     Missing objects along the path are created, as AWS does for ResultPath. Raises PathNotFound when
@@ -192,10 +192,12 @@ def set_path(document: Any, path: Path, value: Any) -> Any:
     keys = path.keys
     if not keys:
         return value
-    return _set(document, keys, 0, value, path)
+    return _set(document, keys, 0, value, path, sizer)
 
 
-def _set(node: Any, keys: tuple, i: int, value: Any, path: Path) -> Any:
+def _set(node: Any, keys: tuple, i: int, value: Any, path: Path, sizer: Any) -> Any:
+    """With a `sizer` (limits.PayloadSizer), each copied container's size is derived from the
+    original's, so the payload size check does not measure the unchanged rest of the document."""
     key = keys[i]
     last = i == len(keys) - 1
     if isinstance(key, str):
@@ -203,13 +205,20 @@ def _set(node: Any, keys: tuple, i: int, value: Any, path: Path) -> Any:
             node = {}
         elif type(node) is not dict:
             raise PathNotFound(path)
+        old_child = node.get(key)
+        new_child = value if last else _set(old_child, keys, i + 1, value, path, sizer)
         copy = dict(node)
-        copy[key] = value if last else _set(node.get(key), keys, i + 1, value, path)
+        copy[key] = new_child
+        if sizer is not None:
+            sizer.derive(copy, node, key, old_child, new_child, key in node)
         return copy
     if type(node) is not list or not -len(node) <= key < len(node):
         raise PathNotFound(path)
+    new_child = value if last else _set(node[key], keys, i + 1, value, path, sizer)
     copy = list(node)
-    copy[key] = value if last else _set(node[key], keys, i + 1, value, path)
+    copy[key] = new_child
+    if sizer is not None:
+        sizer.derive(copy, node, key, node[key], new_child, True)
     return copy
 
 
