@@ -111,10 +111,14 @@ class Machine:
     definition: dict | None = None
 
 
-def compile_definition(definition: dict, validate: bool = True) -> Machine:
-    """Validate (unless told not to) and compile a whole state machine definition."""
+def compile_definition(definition: dict, validate: bool = True, machine_type: str = "STANDARD") -> Machine:
+    """Validate (unless told not to) and compile a whole state machine definition.
+
+    `machine_type` matters for validation: Express machines cannot wait for task tokens or `.sync` jobs.
+    """
     if validate:
-        problems = [p for p in iter_problems(definition) if p.severity == "ERROR"]
+        problems = [p for p in iter_problems(definition, state_machine_type=machine_type)
+                    if p.severity == "ERROR"]
         if problems:
             raise InvalidDefinition(problems)
     machine = _machine(definition, definition.get("QueryLanguage", JSONPATH))

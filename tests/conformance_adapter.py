@@ -54,11 +54,11 @@ def _options(options: dict, history: bool) -> ExecutionOptions:
 _compiled: dict[int, tuple[dict, Any]] = {}
 
 
-def _compile(definition: dict):
+def _compile(definition: dict, machine_type: str):
     hit = _compiled.get(id(definition))
     if hit is not None and hit[0] is definition:
         return hit[1]
-    machine = compile_definition(definition)
+    machine = compile_definition(definition, machine_type=machine_type)
     if len(_compiled) > 64:
         _compiled.clear()
     _compiled[id(definition)] = (definition, machine)
@@ -68,7 +68,7 @@ def _compile(definition: dict):
 def run(definition: dict, execution_input: Any, options: dict) -> dict:
     history = options.get("events", True)
     try:
-        machine = _compile(definition)
+        machine = _compile(definition, options.get("state_machine_type", "STANDARD"))
     except InvalidDefinition as invalid:
         return {"status": "INVALID_DEFINITION", "error": "InvalidDefinition", "cause": str(invalid)}
     if RELOAD_EVERY_TRANSITION:
