@@ -151,13 +151,15 @@ def _retrier(raw: dict) -> Retrier:
     )
 
 
-def _catcher(raw: dict, language: str) -> Catcher:
+def _catcher(raw: dict, language: str, index: int = 0) -> Catcher:
     if language == JSONATA:
+        field = f"Catch[{index}]"
         return Catcher(
             tuple(raw["ErrorEquals"]),
             raw["Next"],
-            output=jsonata_support.compile_value(raw["Output"]) if "Output" in raw else None,
-            assign=jsonata_support.compile_assign(raw["Assign"], JSONATA) if "Assign" in raw else None,
+            output=jsonata_support.compile_value(raw["Output"], f"{field}/Output") if "Output" in raw else None,
+            assign=jsonata_support.compile_assign(raw["Assign"], JSONATA, f"{field}/Assign")
+            if "Assign" in raw else None,
         )
     return Catcher(
         tuple(raw["ErrorEquals"]),
@@ -175,7 +177,7 @@ def _number_field(raw: dict, key: str, language: str) -> Any:
     if key in raw:
         value = raw[key]
         if language == JSONATA and jsonata_support.is_expression(value):
-            return ("jsonata", jsonata_support.compile_value(value), key)
+            return ("jsonata", jsonata_support.compile_value(value, key), key)
         return value
     if key + "Path" in raw:
         return ("path", compile_path(raw[key + "Path"]), key + "Path")
@@ -197,13 +199,13 @@ def _state(name: str, raw: dict, inherited_language: str) -> State:
             state.result_selector = compile_template(raw["ResultSelector"])
     else:
         if "Arguments" in raw:
-            state.arguments = jsonata_support.compile_value(raw["Arguments"])
+            state.arguments = jsonata_support.compile_value(raw["Arguments"], "Arguments")
         if "Output" in raw:
-            state.output = jsonata_support.compile_value(raw["Output"])
+            state.output = jsonata_support.compile_value(raw["Output"], "Output")
     if "Assign" in raw:
         state.assign = jsonata_support.compile_assign(raw["Assign"], language)
     state.retriers = tuple(_retrier(r) for r in raw.get("Retry", ()))
-    state.catchers = tuple(_catcher(c, language) for c in raw.get("Catch", ()))
+    state.catchers = tuple(_catcher(c, language, i) for i, c in enumerate(raw.get("Catch", ())))
     COMPILERS[state.type](state, raw, language)
     return state
 
@@ -224,13 +226,15 @@ def _compile_choice(state: State, raw: dict, language: str) -> None:
     from engine.choice import compile_choice_rule
 
     choices = []
-    for rule in raw.get("Choices", ()):
+    for index, rule in enumerate(raw.get("Choices", ())):
+        field = f"Choices[{index}]"
         if language == JSONATA:
-            test = jsonata_support.compile_condition(rule["Condition"])
+            test = jsonata_support.compile_condition(rule["Condition"], f"{field}/Condition")
         else:
             test = compile_choice_rule(rule)
-        assign = jsonata_support.compile_assign(rule["Assign"], language) if "Assign" in rule else None
-        output = jsonata_support.compile_value(rule["Output"]) if "Output" in rule else None
+        assign = jsonata_support.compile_assign(rule["Assign"], language, f"{field}/Assign") \
+            if "Assign" in rule else None
+        output = jsonata_support.compile_value(rule["Output"], f"{field}/Output") if "Output" in rule else None
         choices.append((test, rule["Next"], assign, output))
     state.choices = tuple(choices)
     state.default = raw.get("Default")
@@ -241,7 +245,7 @@ def _compile_wait(state: State, raw: dict, language: str) -> None:
         if key in raw:
             value = raw[key]
             if language == JSONATA and jsonata_support.is_expression(value):
-                state.wait = (key, "jsonata", jsonata_support.compile_value(value))
+                state.wait = (key, "jsonata", jsonata_support.compile_value(value, key))
             else:
                 state.wait = (key, "value", value)
         elif key + "Path" in raw:
@@ -253,7 +257,7 @@ def _compile_fail(state: State, raw: dict, language: str) -> None:
         if key in raw:
             value = raw[key]
             if language == JSONATA and jsonata_support.is_expression(value):
-                compiled = ("jsonata", jsonata_support.compile_value(value))
+                compiled = ("jsonata", jsonata_support.compile_value(value, key))
             else:
                 compiled = ("value", value)
         elif key + "Path" in raw:
@@ -285,9 +289,9 @@ def _compile_map(state: State, raw: dict, language: str) -> None:
             state.item_selector = compile_template(selector)
     else:
         if "Items" in raw:
-            state.items = jsonata_support.compile_value(raw["Items"])
+            state.items = jsonata_support.compile_value(raw["Items"], "Items")
         if "ItemSelector" in raw:
-            state.item_selector = jsonata_support.compile_value(raw["ItemSelector"])
+            state.item_selector = jsonata_support.compile_value(raw["ItemSelector"], "ItemSelector")
     state.max_concurrency = _number_field(raw, "MaxConcurrency", language) or 0
     state.tolerated_count = _number_field(raw, "ToleratedFailureCount", language)
     state.tolerated_percentage = _number_field(raw, "ToleratedFailurePercentage", language)
