@@ -157,7 +157,8 @@ def _catcher(raw: dict, language: str, index: int = 0) -> Catcher:
         return Catcher(
             tuple(raw["ErrorEquals"]),
             raw["Next"],
-            output=jsonata_support.compile_value(raw["Output"], f"{field}/Output") if "Output" in raw else None,
+            output=jsonata_support.compile_value(raw["Output"], f"{field}/Output")
+            if "Output" in raw else None,
             assign=jsonata_support.compile_assign(raw["Assign"], JSONATA, f"{field}/Assign")
             if "Assign" in raw else None,
         )
@@ -234,7 +235,8 @@ def _compile_choice(state: State, raw: dict, language: str) -> None:
             test = compile_choice_rule(rule)
         assign = jsonata_support.compile_assign(rule["Assign"], language, f"{field}/Assign") \
             if "Assign" in rule else None
-        output = jsonata_support.compile_value(rule["Output"], f"{field}/Output") if "Output" in rule else None
+        output = jsonata_support.compile_value(rule["Output"], f"{field}/Output") \
+            if "Output" in rule else None
         choices.append((test, rule["Next"], assign, output))
     state.choices = tuple(choices)
     state.default = raw.get("Default")

@@ -87,7 +87,8 @@ def _message(exc: Exception) -> str:
 
 # -- AWS's functions --------------------------------------------------------------------------------
 def _signature_error(function: str, position: int) -> _CallError:
-    return _CallError(f'T0410: Argument {position} of function "{function}" does not match function signature')
+    return _CallError(f'T0410: Argument {position} of function "{function}" '
+                      "does not match function signature")
 
 
 def _is_number(value: Any) -> bool:
@@ -335,7 +336,8 @@ class Expression:
             if str(exc).startswith("host function raised _Undefined"):
                 raise self._undefined() from None
             message = _message(exc)
-            raise _field_error(self.source, self.field, f"threw an error during evaluation. {message}") from None
+            raise _field_error(self.source, self.field,
+                               f"threw an error during evaluation. {message}") from None
 
     def _none(self, bindings: dict, env: Any) -> None:
         kind = self._evaluate(self.parsed.type_probe(env), bindings)
@@ -421,8 +423,8 @@ def compile_condition(text: Any, field: str = "Condition"):
         result = evaluate(states, env)
         if type(result) is not bool:
             source = expression_text(text) if is_expression(text) else json.dumps(text)
-            raise _field_error(source, field, "returned an unexpected result type. Expected 'boolean', but was "
-                                              f"'{_json_type(result)}' for value: {_json(result)}")
+            raise _field_error(source, field, "returned an unexpected result type. Expected 'boolean', "
+                                              f"but was '{_json_type(result)}' for value: {_json(result)}")
         return result
 
     return condition
