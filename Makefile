@@ -30,7 +30,8 @@ install: $(STAMP)
 
 run: install
 	@scripts/system-deps graphviz
-	@$(PY) manage.py migrate --noinput
+	@echo "Preparing the database ..."
+	@$(PY) manage.py migrate --noinput -v 0
 	@$(PY) manage.py bootstrap_admin --url "http://$(HOST):$(PORT)/"
 	@$(PY) manage.py serve --host "$(HOST)" --port "$(PORT)"
 

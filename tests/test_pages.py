@@ -41,3 +41,9 @@ def test_unknown_page_for_a_logged_in_user_is_a_friendly_404(client, alice):
     response = client.get("/no-such-page/")
     assert response.status_code == 404
     assert "find that page" in response.content.decode()
+
+
+def test_favicon_is_public(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response.headers["Location"] == "/static/img/logo.svg"
