@@ -31,6 +31,7 @@ from engine.errors import (
 )
 from engine.limits import MAX_PAYLOAD_BYTES, PayloadSizer
 from engine.retry import find_catcher, find_retrier, retry_delay
+from engine.variables import VariableSizes
 
 RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED = "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"
 
@@ -165,6 +166,7 @@ class Execution:
         self.pending: dict[int, Suspension] = {}
         self.cancelled: list[int] = []  # suspensions withdrawn since the caller last looked
         self.sizer = PayloadSizer()
+        self.variable_sizes = VariableSizes()  # bytes held by workflow variables (AWS's 10 MiB quota)
         self.clock = self.options.clock
         self._execution_context = execution_part(self.options, execution_input)
         self._machine_context = {"Id": self.options.state_machine_arn, "Name": self.options.state_machine_name}
@@ -322,6 +324,7 @@ class Execution:
 
     def _drop(self, frame: Frame) -> None:
         self.frames.pop(frame.id, None)
+        self.variable_sizes.forget(frame.id)  # a branch's or iteration's variables end with it
         if self.pending.pop(frame.id, None) is not None:
             self.cancelled.append(frame.id)
 
