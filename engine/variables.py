@@ -38,7 +38,8 @@ class VariableSizes:
         sizes = self.by_frame.get(frame.id)
         if sizes is None:
             size = frame.execution.sizer.size
-            sizes = self.by_frame[frame.id] = {name: size(value) for name, value in frame.local_variables.items()}
+            sizes = {name: size(value) for name, value in frame.local_variables.items()}
+            self.by_frame[frame.id] = sizes
             self.total += sum(sizes.values())
         return sizes
 
@@ -55,15 +56,17 @@ def bind(frame, assigned: dict) -> None:
     new = {name: size(value) for name, value in assigned.items()}
     assigned_bytes = sum(new.values())
     if assigned_bytes > MAX_VARIABLE_BYTES:
-        raise StatesError(DATA_LIMIT_EXCEEDED, "The Assign field exceeds the maximum variable assignment size by "
-                                               f"{assigned_bytes - MAX_VARIABLE_BYTES} bytes.")
+        excess = assigned_bytes - MAX_VARIABLE_BYTES
+        raise StatesError(DATA_LIMIT_EXCEEDED,
+                          f"The Assign field exceeds the maximum variable assignment size by {excess} bytes.")
     ledger = execution.variable_sizes
     sizes = ledger.scope(frame)
     total = ledger.total + assigned_bytes - sum(sizes.get(name, 0) for name in new)
     if total > MAX_TOTAL_VARIABLE_BYTES:
+        excess = total - MAX_TOTAL_VARIABLE_BYTES
         raise StatesError(DATA_LIMIT_EXCEEDED, "Execution total variable size limit exceeded. State "
-                                               f"'{frame.state_name}' assigned variables that exceed the total "
-                                               f"execution limit by {total - MAX_TOTAL_VARIABLE_BYTES} bytes.")
+                                               f"'{frame.state_name}' assigned variables that exceed the "
+                                               f"total execution limit by {excess} bytes.")
     frame.local_variables.update(assigned)
     sizes.update(new)
     ledger.total = total
