@@ -41,7 +41,7 @@ from engine.intrinsics import HASH_ALGORITHMS
 
 # A hostile expression must not hold a worker: evaluation stops after this long, or this deep.
 TIME_LIMIT_MS = 5000
-DEPTH_LIMIT = 1000
+DEPTH_LIMIT = 100  # AWS refuses expressions nested deeper than 100 levels
 # AWS refuses to build a `$range` larger than this (measured by others on AWS).
 MAX_RANGE_ITEMS = 360_145
 
