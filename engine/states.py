@@ -41,7 +41,9 @@ def finish(ex: Execution, frame: Frame, state: State, result: Any, assign_value:
 def caught(ex: Execution, frame: Frame, state: State, catcher: Catcher, error: str | None,
            cause: str | None) -> str:
     """A Catcher took the error: the state leaves through the catcher's Next with the error output."""
-    error_output = {"Error": error, "Cause": cause}
+    # AWS's error output always has a Cause string: a task that timed out (whose history event and
+    # execution failure have no cause) is caught as {"Error": "States.Timeout", "Cause": ""}.
+    error_output = {"Error": error, "Cause": "" if cause is None else cause}
     if state.language == JSONATA:
         binding = jsonata_binding(frame, errorOutput=error_output)
         output = catcher.output(binding, frame) if catcher.output is not None else error_output
@@ -219,7 +221,9 @@ def _task_done(ex: Execution, frame: Frame, state: State) -> str:
         output = io.output_path(state, io.result_path(state.result_path, frame.value, selected), frame)
         return ex.leave(frame, state, output, assigned)
     _, error, cause = outcome
-    if outcome[0] == "timeout":
+    # A task reported as failing with States.Timeout (a worker that stopped waiting for a function)
+    # timed out: AWS records *TimedOut, not *Failed.
+    if outcome[0] == "timeout" or error == TIMEOUT:
         error = error or TIMEOUT
         ex.emit(frame, events.timed_out, events.failed_details(state, error, cause))
     else:

@@ -65,6 +65,21 @@ def _compile(definition: dict, machine_type: str):
     return machine
 
 
+def _task_handler(options: dict):
+    """Task cases name their Python handlers in options["functions"]: register them as a user's
+    functions are registered, and answer every Task through the same registry (designer.functions)."""
+    from designer import functions
+
+    for name, spec in (options.get("functions") or {}).items():
+        functions.register_path(name, spec)
+
+    def handle(suspension, execution):
+        return functions.invoke(suspension.resource, suspension.parameters,
+                                timeout_seconds=suspension.timeout_seconds)
+
+    return handle
+
+
 def run(definition: dict, execution_input: Any, options: dict) -> dict:
     history = options.get("events", True)
     try:
@@ -74,9 +89,10 @@ def run(definition: dict, execution_input: Any, options: dict) -> dict:
     if RELOAD_EVERY_TRANSITION:
         from tests.snapshot_runner import run_reloading
 
-        result = run_reloading(machine, execution_input, _options(options, history))
+        result = run_reloading(machine, execution_input, _options(options, history), _task_handler(options))
     else:
-        result = run_engine(machine, execution_input, options=_options(options, history), history=history)
+        result = run_engine(machine, execution_input, _task_handler(options),
+                            options=_options(options, history), history=history)
     answer = {"status": result.status, "output": result.output, "error": result.error, "cause": result.cause}
     if result.events is not None:
         answer["events"] = [reduced(event) for event in result.events]
