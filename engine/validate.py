@@ -48,9 +48,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonatapy
-
 from engine import choice
+from engine import jsonata as jsonata_support
 from engine.errors import ALL
 from engine.intrinsics import InvalidIntrinsic, compile_intrinsic
 from engine.paths import CONTEXT, INPUT, VARIABLE, InvalidPath, compile_path
@@ -153,10 +152,11 @@ def _is_number(value: Any) -> bool:
 def _jsonata_error(expression: str) -> str | None:
     """The parser's message for a `{% %}` string that does not parse, else None."""
     try:
-        jsonatapy.compile(expression[2:-2].strip())
-    except ValueError as exc:
+        # Compiled once: the engine's compiler reuses what validation parsed (jsonata.parse is cached).
+        jsonata_support.parse(jsonata_support.expression_text(expression))
+    except jsonata_support.InvalidExpression as exc:
         # jsonatapy says "Parse error: S0202: Expected ..."; AWS quotes the message only.
-        return re.sub(r"^(Parse error:\s*)?(S\d{4}:\s*)?", "", str(exc))
+        return re.sub(r"^(Parse error:\s*)?(S\d{4}:\s*)?", "", exc.message)
     return None
 
 
@@ -168,6 +168,30 @@ def _expression(walk: _Walk, value: str, path: str) -> Iterator[Problem]:
     for name in top_level_references(value[2:-2]):
         yield Problem(path, UNSUPPORTED_JSONATA_EXPRESSION,
                       f"Reference to '{name}' at the top level is not supported.")
+    in_catcher = _CATCHER_FIELD.search(path) is not None
+    for message in unsupported_states_references(value[2:-2], in_catcher):
+        yield Problem(path, UNSUPPORTED_JSONATA_EXPRESSION, message)
+
+
+# `$states.errorOutput` exists only in a Catch entry's own Output and Assign.
+_CATCHER_FIELD = re.compile(r"/Catch\[\d+\]/(Output|Assign)(?:/|\[|$)")
+
+
+def unsupported_states_references(source: str, in_catcher: bool) -> list[str]:
+    """`$$` (JSONata states have no context path: `$states.context` replaces it) and
+    `$states.errorOutput` outside a catcher, both refused by AWS when the definition is created."""
+    messages: list[str] = []
+    tokens = [t.group() for t in _JSONATA_TOKEN.finditer(source) if not t.group().isspace()]
+    for index, token in enumerate(tokens):
+        if token.startswith("$$"):
+            message = "Reference to '$$' is not supported."
+        elif token == "$states" and tokens[index + 1:index + 3] == [".", "errorOutput"] and not in_catcher:
+            message = "Reference to '$states.errorOutput' is not supported outside of a Catch."
+        else:
+            continue
+        if message not in messages:
+            messages.append(message)
+    return messages
 
 
 # A JSONata token: a string, a backquoted name, a number, a variable, a name, or one punctuation mark
