@@ -1,1 +1,257 @@
-"""Stepwise's data: state machines, executions and their history arrive with later issues."""
+"""Stepwise's data: state machines (with revisions), executions, their history and Task attempts.
+
+Models own data and how it is named (ARNs, `to_dict()`); querysets own lists. Nothing here changes
+an execution's status: designer/runtime.py is the one place that does, one transaction per step.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from engine.history import details_key, to_aws
+
+
+def arn(kind: str, *parts: str) -> str:
+    """`arn:aws:states:<region>:<account>:<kind>:<part>:...` with the configured region and account."""
+    return ":".join(["arn:aws:states", settings.STEPWISE_REGION, settings.STEPWISE_ACCOUNT_ID, kind, *parts])
+
+
+class MachineType(models.TextChoices):
+    STANDARD = "STANDARD"
+    EXPRESS = "EXPRESS"
+
+
+class StateMachine(models.Model):
+    name = models.CharField(max_length=80, unique=True)
+    type = models.CharField(max_length=8, choices=MachineType.choices, default=MachineType.STANDARD)
+    definition = models.TextField(help_text="The Amazon States Language definition (JSON text).")
+    role_arn = models.CharField(max_length=256, default="arn:aws:iam::123456789012:role/stepwise")
+    # The number of the latest StateMachineRevision; executions pin the revision they started with.
+    revision = models.PositiveIntegerField(default=1)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("machine", args=[self.name])
+
+    @property
+    def arn(self) -> str:
+        return arn("stateMachine", self.name)
+
+    @property
+    def is_express(self) -> bool:
+        return self.type == MachineType.EXPRESS
+
+    def current_revision(self) -> "StateMachineRevision":
+        return self.revisions.get(number=self.revision)
+
+
+class StateMachineRevision(models.Model):
+    """A definition as it was when executions started with it: editing a machine never changes
+    what its running executions run."""
+
+    machine = models.ForeignKey(StateMachine, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    definition = models.TextField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["machine", "-number"]
+        constraints = [models.UniqueConstraint(fields=["machine", "number"], name="unique_revision_number")]
+
+    def __str__(self):
+        return f"{self.machine.name} revision {self.number}"
+
+
+class ExecutionStatus(models.TextChoices):
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+    ABORTED = "ABORTED"
+    PENDING_REDRIVE = "PENDING_REDRIVE"
+
+
+class ExecutionQuerySet(models.QuerySet):
+    def running(self):
+        return self.filter(status=ExecutionStatus.RUNNING)
+
+    def finished(self):
+        return self.exclude(status__in=[ExecutionStatus.RUNNING, ExecutionStatus.PENDING_REDRIVE])
+
+    def recent(self, limit: int = 20):
+        return self.select_related("machine").order_by("-start_date", "-id")[:limit]
+
+    def of_machine(self, machine):
+        return self.filter(machine=machine)
+
+
+class Execution(models.Model):
+    machine = models.ForeignKey(StateMachine, on_delete=models.CASCADE, related_name="executions")
+    revision = models.ForeignKey(StateMachineRevision, on_delete=models.PROTECT, related_name="executions")
+    type = models.CharField(max_length=8, choices=MachineType.choices, default=MachineType.STANDARD)
+    name = models.CharField(max_length=80)
+    arn = models.CharField(max_length=256, unique=True)
+    status = models.CharField(max_length=16, choices=ExecutionStatus.choices,
+                              default=ExecutionStatus.RUNNING)
+    input = models.TextField(default="{}")
+    # None and "" differ for AWS (no error vs an empty error name), hence null=True on text.
+    output = models.TextField(null=True, blank=True)  # noqa: DJ001
+    error = models.TextField(null=True, blank=True)  # noqa: DJ001
+    cause = models.TextField(null=True, blank=True)  # noqa: DJ001
+    start_date = models.DateTimeField()
+    stop_date = models.DateTimeField(null=True, blank=True)
+    redrive_count = models.PositiveIntegerField(default=0)
+    redrive_date = models.DateTimeField(null=True, blank=True)
+    # A DISTRIBUTED Map's iterations run as child executions of the execution that runs the Map.
+    parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True,
+                               related_name="children")
+    # Compare-and-swap counter: every step writes `version = v + 1 WHERE version = v`.
+    version = models.PositiveIntegerField(default=0)
+    # The engine's `Execution.to_snapshot()` after the last step (Standard and async Express).
+    snapshot = models.JSONField(null=True, blank=True)
+    # The snapshot before the step that ended the execution: what a redrive starts again from.
+    last_running_snapshot = models.JSONField(null=True, blank=True)
+    event_count = models.PositiveIntegerField(default=0)
+    # Async Express runs in one worker from start to end; a lease says that worker is alive.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    runs = models.PositiveIntegerField(default=0, help_text="Starts of an async Express execution.")
+
+    objects = ExecutionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-start_date", "-id"]
+        constraints = [
+            # AWS: a Standard execution's name is unique for its state machine; Express names are not.
+            models.UniqueConstraint(
+                fields=["machine", "name"], condition=Q(type="STANDARD"),
+                name="unique_standard_execution_name"),
+        ]
+        indexes = [models.Index(fields=["status", "-start_date"]),
+                   models.Index(fields=["machine", "-start_date"])]
+
+    def __str__(self):
+        return f"{self.machine.name}:{self.name}"
+
+    def get_absolute_url(self):
+        return reverse("execution", args=[self.pk])
+
+    @property
+    def is_running(self) -> bool:
+        return self.status == ExecutionStatus.RUNNING
+
+    @property
+    def duration(self):
+        return self.stop_date - self.start_date if self.stop_date else None
+
+    def to_dict(self) -> dict:
+        """DescribeExecution's fields (dates as datetimes)."""
+        data = {
+            "executionArn": self.arn,
+            "stateMachineArn": self.machine.arn,
+            "name": self.name,
+            "status": self.status,
+            "startDate": self.start_date,
+            "input": self.input,
+            "inputDetails": {"included": True},
+            "redriveCount": self.redrive_count,
+        }
+        if self.stop_date:
+            data["stopDate"] = self.stop_date
+        if self.output is not None:
+            data["output"] = self.output
+            data["outputDetails"] = {"included": True}
+        if self.error is not None:
+            data["error"] = self.error
+        if self.cause is not None:
+            data["cause"] = self.cause
+        if self.redrive_date:
+            data["redriveDate"] = self.redrive_date
+        return data
+
+
+class HistoryEvent(models.Model):
+    """One AWS-shaped history event of a Standard execution; `seq` is the event's AWS id."""
+
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    type = models.CharField(max_length=64)
+    timestamp = models.DateTimeField()
+    previous_event_id = models.PositiveIntegerField(default=0)
+    # The event's details object (the value under e.g. "taskScheduledEventDetails"), JSON values.
+    details = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["execution", "seq"]
+        constraints = [models.UniqueConstraint(fields=["execution", "seq"], name="unique_event_seq")]
+
+    def __str__(self):
+        return f"#{self.seq} {self.type}"
+
+    @property
+    def name(self) -> str | None:
+        return (self.details or {}).get("name")
+
+    def to_aws(self) -> dict:
+        """The event as GetExecutionHistory returns it."""
+        event = {
+            "type": self.type, "id": self.seq, "previousEventId": self.previous_event_id,
+            "timestamp": self.timestamp.timestamp(),
+        }
+        key = details_key(self.type)
+        if key is not None and self.details is not None:
+            event[key] = self.details
+        return to_aws(event)
+
+
+class AttemptStatus(models.TextChoices):
+    SCHEDULED = "SCHEDULED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+    # The worker running it stopped renewing its lease: the attempt failed, it is never re-run.
+    LOST = "LOST"
+    # Withdrawn before or while it ran (execution stopped, branch aborted): its result is discarded.
+    ABANDONED = "ABANDONED"
+
+
+class TaskAttemptQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(status__in=[AttemptStatus.SCHEDULED, AttemptStatus.RUNNING])
+
+
+class TaskAttempt(models.Model):
+    """One run of a Task state's resource, recorded before it starts so that it runs at most once."""
+
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="attempts")
+    frame = models.PositiveIntegerField(help_text="The engine frame (top level, branch or iteration).")
+    state_name = models.CharField(max_length=80)
+    resource = models.CharField(max_length=256)
+    attempt = models.PositiveIntegerField(default=0, help_text="Retries before this attempt.")
+    status = models.CharField(max_length=10, choices=AttemptStatus.choices, default=AttemptStatus.SCHEDULED)
+    worker = models.CharField(max_length=128, blank=True, default="")
+    timeout_seconds = models.FloatField(null=True, blank=True)
+    scheduled_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    result = models.TextField(null=True, blank=True)  # noqa: DJ001
+    error = models.TextField(null=True, blank=True)  # noqa: DJ001
+    cause = models.TextField(null=True, blank=True)  # noqa: DJ001
+
+    objects = TaskAttemptQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["execution", "id"]
+        indexes = [models.Index(fields=["execution", "status"])]
+
+    def __str__(self):
+        return f"{self.state_name} attempt {self.attempt} ({self.status})"

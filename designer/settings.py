@@ -21,6 +21,11 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Used to build ARNs (arn:aws:states:<region>:<account>:stateMachine:<name>).
 STEPWISE_REGION = env.str("STEPWISE_REGION", default="us-east-1")
 STEPWISE_ACCOUNT_ID = env.str("STEPWISE_ACCOUNT_ID", default="123456789012")
+# A worker running a Task attempt renews a lease this often (a third of it); when the lease runs out
+# the attempt is declared lost and fails with States.TaskFailed (it is never re-run).
+STEPWISE_TASK_LEASE_SECONDS = env.float("STEPWISE_TASK_LEASE_SECONDS", default=30.0)
+# Seconds added to the wall clock for executions (tests fast-forward Waits with it; keep 0 otherwise).
+STEPWISE_CLOCK_OFFSET = env.float("STEPWISE_CLOCK_OFFSET", default=0.0)
 
 INSTALLED_APPS = [
     "daphne",  # first: makes `runserver` serve ASGI

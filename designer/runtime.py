@@ -1,0 +1,740 @@
+"""The one place that changes an execution: start, advance, stop, and the answers to its suspensions.
+
+Views, the API and workers call these functions; nothing else writes an execution's status.
+
+Standard executions live in the database. Every step is one transaction that
+  1. locks and loads the execution row and rebuilds the engine's `Execution` from its snapshot,
+  2. applies one wake-up (a Wait's time came, a Task attempt started or finished, a lease ran out …)
+     after checking that the wake-up still applies — a stale or duplicate one changes nothing,
+  3. runs every runnable frame (pure states run many transitions in one batch; the batch ends at a
+     Task, a Wait or the end),
+  4. appends the new history rows, records new Task attempts and enqueues the follow-up work
+     (django.tasks rows, `run_after` for anything due later), and
+  5. writes the snapshot with a compare-and-swap on `version`.
+A queued task is only a hint: it re-reads the row and checks before it does anything.
+
+Task attempts run at most once: an attempt is recorded SCHEDULED, claimed as RUNNING with a lease
+*before* the function is called, and renewed while it runs. If the worker dies, a check queued for the
+lease's end finds it expired and fails the attempt with States.TaskFailed (the execution's Retry and
+Catch decide what happens next); the function is never called again for that attempt. A late result
+of an attempt that was declared lost, timed out or withdrawn (StopExecution) is discarded.
+
+Express executions keep no per-transition rows: StartSyncExecution runs in memory inside the request
+(at most once); an async Express execution runs in one worker from start to end, and is started again
+from the beginning if that worker dies (at least once), as AWS documents.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from designer.models import (
+    AttemptStatus,
+    Execution,
+    ExecutionStatus,
+    HistoryEvent,
+    MachineType,
+    StateMachine,
+    StateMachineRevision,
+    TaskAttempt,
+    arn,
+)
+from engine import Execution as EngineExecution
+from engine import ExecutionOptions, TaskFailed, compile_definition, iter_problems
+from engine import InvalidDefinition as EngineInvalidDefinition
+from engine.errors import RUNTIME, TASK_FAILED, TIMEOUT
+from engine.history import details_key, json_text
+from engine.interpreter import RUNNING
+from engine.limits import MAX_PAYLOAD_BYTES
+from engine.states import task_started
+
+log = logging.getLogger(__name__)
+
+# How many state transitions one step may run before it commits and continues in another step.
+BATCH_TRANSITIONS = 1000
+EXPRESS_MAX_SECONDS = 300  # AWS: Express executions run for at most five minutes
+REDRIVE_WINDOW = timedelta(days=14)
+MAX_REDRIVES = 1000
+
+
+# -- errors, named as AWS names them (the API maps the class name to the error code) ---------------
+class StepwiseError(Exception):
+    """Base class: `code` is the AWS error code, `message` the text AWS would send."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    @property
+    def code(self) -> str:
+        return type(self).__name__
+
+
+class ValidationException(StepwiseError):
+    pass
+
+
+class InvalidName(StepwiseError):
+    pass
+
+
+class InvalidArn(StepwiseError):
+    pass
+
+
+class InvalidDefinition(StepwiseError):
+    def __init__(self, message: str, problems=()):
+        super().__init__(message)
+        self.problems = list(problems)
+
+
+class InvalidExecutionInput(StepwiseError):
+    pass
+
+
+class StateMachineDoesNotExist(StepwiseError):
+    pass
+
+
+class StateMachineAlreadyExists(StepwiseError):
+    pass
+
+
+class StateMachineTypeNotSupported(StepwiseError):
+    pass
+
+
+class ExecutionDoesNotExist(StepwiseError):
+    pass
+
+
+class ExecutionAlreadyExists(StepwiseError):
+    pass
+
+
+class ExecutionLimitExceeded(StepwiseError):
+    pass
+
+
+class ExecutionNotRedrivable(StepwiseError):
+    pass
+
+
+# -- time ------------------------------------------------------------------------------------------
+def now() -> float:
+    """Execution time in epoch seconds: the wall clock plus STEPWISE_CLOCK_OFFSET (tests move it)."""
+    return time.time() + settings.STEPWISE_CLOCK_OFFSET
+
+
+def _datetime(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def _real(epoch: float) -> datetime:
+    """The wall-clock moment at which execution time `epoch` is reached (for `run_after`)."""
+    return _datetime(epoch - settings.STEPWISE_CLOCK_OFFSET)
+
+
+def _wall() -> datetime:
+    return datetime.now(UTC)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# -- state machines --------------------------------------------------------------------------------
+_NAME = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
+
+
+def _check_name(name: str, what: str) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidName(f"Invalid Name: '{name}'" if name else f"Invalid Name: the {what} name is empty")
+
+
+def check_definition(definition_text: str, machine_type: str = MachineType.STANDARD) -> dict:
+    """Parse and validate a definition; raise InvalidDefinition (with `.problems`) if it is not valid."""
+    problems = [problem for problem in iter_problems(definition_text, state_machine_type=machine_type)
+                if problem.severity == "ERROR"]
+    if problems:
+        from engine.validate import format_invalid_definition
+
+        raise InvalidDefinition(format_invalid_definition(problems), problems)
+    try:
+        definition = json.loads(definition_text)
+        compile_definition(definition, machine_type=machine_type)
+    except EngineInvalidDefinition as error:
+        raise InvalidDefinition(str(error), error.problems) from None
+    except ValueError as error:  # iter_problems reports bad JSON; this is a second line of defence
+        raise InvalidDefinition(f"Invalid State Machine Definition: '{error}'") from None
+    return definition
+
+
+def create_state_machine(name: str, definition_text: str, machine_type: str = MachineType.STANDARD,
+                         role_arn: str | None = None) -> StateMachine:
+    _check_name(name, "state machine")
+    if machine_type not in MachineType.values:
+        raise ValidationException(f"Invalid type: '{machine_type}' (STANDARD or EXPRESS)")
+    check_definition(definition_text, machine_type)
+    try:
+        with transaction.atomic():
+            machine = StateMachine.objects.create(
+                name=name, type=machine_type, definition=definition_text, revision=1,
+                **({"role_arn": role_arn} if role_arn else {}))
+            StateMachineRevision.objects.create(machine=machine, number=1, definition=definition_text)
+    except IntegrityError:
+        machine_arn = arn("stateMachine", name)
+        raise StateMachineAlreadyExists(f"State Machine Already Exists: '{machine_arn}'") from None
+    return machine
+
+
+def update_state_machine(machine: StateMachine, definition_text: str | None = None,
+                         role_arn: str | None = None) -> StateMachine:
+    """A new definition is a new revision; running executions keep the one they started with."""
+    with transaction.atomic():
+        machine = StateMachine.objects.select_for_update().get(pk=machine.pk)
+        if definition_text is not None and definition_text != machine.definition:
+            check_definition(definition_text, machine.type)
+            machine.revision += 1
+            machine.definition = definition_text
+            StateMachineRevision.objects.create(machine=machine, number=machine.revision,
+                                                definition=definition_text)
+        if role_arn:
+            machine.role_arn = role_arn
+        machine.save()
+    return machine
+
+
+def get_state_machine(machine_arn: str) -> StateMachine:
+    prefix = arn("stateMachine", "")
+    if not isinstance(machine_arn, str) or not machine_arn.startswith(prefix):
+        raise InvalidArn(f"Invalid Arn: '{machine_arn}'")
+    name = machine_arn[len(prefix):].split(":")[0]
+    try:
+        return StateMachine.objects.get(name=name)
+    except StateMachine.DoesNotExist:
+        raise StateMachineDoesNotExist(f"State Machine Does Not Exist: '{machine_arn}'") from None
+
+
+def get_execution(execution_arn: str) -> Execution:
+    try:
+        return Execution.objects.select_related("machine").get(arn=execution_arn)
+    except Execution.DoesNotExist:
+        raise ExecutionDoesNotExist(f"Execution Does Not Exist: '{execution_arn}'") from None
+
+
+_COMPILED: dict[int, Any] = {}
+
+
+def _compiled(revision: StateMachineRevision, machine_type: str):
+    """The compiled machine of a revision, compiled once per process (revisions never change)."""
+    machine = _COMPILED.get(revision.pk)
+    if machine is None:
+        if len(_COMPILED) > 512:
+            _COMPILED.clear()
+        machine = _COMPILED[revision.pk] = compile_definition(
+            json.loads(revision.definition), validate=False, machine_type=machine_type)
+    return machine
+
+
+def _options(row: Execution, *, sync: bool = False) -> ExecutionOptions:
+    return ExecutionOptions(
+        execution_arn=row.arn, execution_name=row.name, state_machine_arn=row.machine.arn,
+        state_machine_name=row.machine.name, role_arn=row.machine.role_arn, machine_type=row.type,
+        sync=sync, redrive_count=row.redrive_count, start_time=row.start_date.timestamp(),
+        history=row.type == MachineType.STANDARD, clock=now,
+    )
+
+
+# -- starting --------------------------------------------------------------------------------------
+def _parse_input(input_text: str | None) -> tuple[str, Any]:
+    if input_text is None:
+        input_text = "{}"
+    if not isinstance(input_text, str):
+        raise InvalidExecutionInput("Invalid State Machine Execution Input: the input must be JSON text")
+    if len(input_text.encode()) > MAX_PAYLOAD_BYTES:
+        raise InvalidExecutionInput(
+            f"Invalid State Machine Execution Input: the input is {len(input_text.encode())} bytes, "
+            f"over the limit of {MAX_PAYLOAD_BYTES} bytes (256 KiB)")
+    try:
+        return input_text, json.loads(input_text)
+    except ValueError as error:
+        raise InvalidExecutionInput(f"Invalid State Machine Execution Input: '{error}'") from None
+
+
+def start_execution(machine: StateMachine, input_text: str | None = None, name: str | None = None, *,
+                    parent: Execution | None = None) -> Execution:
+    """StartExecution. Standard: the execution is recorded and its first step queued for a worker.
+    Async Express: queued to run in one worker. Nothing is written if anything is wrong."""
+    input_text, input_value = _parse_input(input_text)
+    if name is None:
+        name = str(uuid.uuid4())
+    _check_name(name, "execution")
+    express = machine.type == MachineType.EXPRESS
+    execution_arn = (arn("express", machine.name, name, str(uuid.uuid4())) if express
+                     else arn("execution", machine.name, name))
+    from designer import tasks
+
+    started = now()
+    with transaction.atomic():
+        if not express:
+            existing = Execution.objects.filter(machine=machine, name=name).first()
+            if existing is not None:
+                if existing.status == ExecutionStatus.RUNNING and existing.input == input_text:
+                    return existing  # AWS: StartExecution is idempotent for a running execution
+                raise ExecutionAlreadyExists(f"Execution Already Exists: '{existing.arn}'")
+        revision = machine.current_revision()
+        row = Execution(machine=machine, revision=revision, type=machine.type, name=name, arn=execution_arn,
+                        input=input_text, start_date=_datetime(started), parent=parent)
+        if express:
+            row.save()
+            tasks.run_express.enqueue(row.pk)
+            return row
+        compiled = _compiled(revision, machine.type)
+        ex = EngineExecution(compiled, input_value, _options(row))
+        ex.start()
+        row.event_count = ex.event_count
+        row.snapshot = ex.to_snapshot()
+        try:
+            with transaction.atomic():
+                row.save()
+        except IntegrityError:  # a concurrent start with the same name won the race
+            raise ExecutionAlreadyExists(f"Execution Already Exists: '{execution_arn}'") from None
+        _append_history(row, ex)
+        tasks.advance.enqueue(row.pk, row.version)
+        if compiled.timeout_seconds:
+            tasks.execution_timeout.using(run_after=_real(started + compiled.timeout_seconds)).enqueue(row.pk)
+    return row
+
+
+# -- one step --------------------------------------------------------------------------------------
+class _Stale(Exception):
+    """The compare-and-swap found another version: someone else moved the execution."""
+
+
+def _step(execution_id: int, apply: Callable[[EngineExecution, Execution], bool | None]) -> Execution | None:
+    """Run one step: lock and load, `apply` the wake-up (False: it does not apply, change nothing),
+    run, save. Returns the row after the step, or None if nothing changed."""
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                row = (Execution.objects.select_for_update().select_related("machine", "revision")
+                       .filter(pk=execution_id, type=MachineType.STANDARD).first())
+                if row is None or row.status != ExecutionStatus.RUNNING:
+                    return None
+                ex = _load(row)
+                if apply(ex, row) is False:
+                    return None
+                _run_and_save(row, ex)
+                return row
+        except _Stale:
+            continue
+    raise RuntimeError(f"execution {execution_id}: gave up after repeated version conflicts")
+
+
+def _load(row: Execution) -> EngineExecution:
+    ex = EngineExecution.from_snapshot(_compiled(row.revision, row.type), row.snapshot, _options(row))
+    # The engine compares its status with `is`; a status read back from JSON is an equal but distinct
+    # string, so give it the interned constant (engine/snapshot.py should do this itself).
+    ex.status = sys.intern(ex.status)
+    return ex
+
+
+def _run_and_save(row: Execution, ex: EngineExecution) -> None:
+    from designer import tasks
+
+    previous_snapshot = row.snapshot
+    new = ex.run(max_transitions=BATCH_TRANSITIONS)
+    _append_history(row, ex)
+    if ex.cancelled:
+        TaskAttempt.objects.open().filter(execution=row, frame__in=ex.cancelled).update(
+            status=AttemptStatus.ABANDONED, finished_at=_wall())
+        ex.cancelled.clear()
+    changes = {"snapshot": ex.to_snapshot(), "event_count": ex.event_count}
+    if ex.status is not RUNNING:
+        changes.update(status=ex.status, stop_date=_datetime(now()), error=ex.error, cause=ex.cause,
+                       output=json_text(ex.output) if ex.status == ExecutionStatus.SUCCEEDED else None,
+                       last_running_snapshot=previous_snapshot)
+    current = Execution.objects.filter(pk=row.pk, version=row.version)
+    updated = current.update(version=row.version + 1, **changes)
+    if updated != 1:
+        raise _Stale()
+    row.version += 1
+    for field, value in changes.items():
+        setattr(row, field, value)
+    if ex.status is not RUNNING:
+        return
+    for suspension in new:
+        if suspension.kind == "task":
+            attempt = TaskAttempt.objects.create(
+                execution=row, frame=suspension.frame, state_name=suspension.state_name,
+                resource=suspension.resource or "", attempt=suspension.attempt,
+                timeout_seconds=suspension.timeout_seconds, scheduled_at=_wall())
+            tasks.run_attempt.enqueue(attempt.pk)
+        elif suspension.kind == "wait":
+            wake = tasks.wake.using(run_after=_real(suspension.until))
+            wake.enqueue(row.pk, suspension.frame, suspension.until)
+        else:  # pragma: no cover - the engine only makes these two kinds so far
+            log.error("execution %s: unknown suspension kind %r", row.pk, suspension.kind)
+    if ex.runnable:  # the batch ran out of transitions: continue in a fresh step
+        tasks.advance.enqueue(row.pk, row.version)
+
+
+def _append_history(row: Execution, ex: EngineExecution) -> None:
+    events = ex.events
+    if not events:
+        return
+    HistoryEvent.objects.bulk_create([
+        HistoryEvent(execution=row, seq=event["id"], type=event["type"],
+                     timestamp=_datetime(event["timestamp"]), previous_event_id=event["previousEventId"],
+                     details=event.get(details_key(event["type"])))
+        for event in events
+    ])
+    events.clear()
+
+
+# -- wake-ups --------------------------------------------------------------------------------------
+def advance(execution_id: int, expected_version: int | None = None) -> Execution | None:
+    """Run whatever is runnable. A wake-up for an older version does nothing: whoever moved the
+    execution since has run it already (and queued its own continuation if needed)."""
+
+    def apply(ex, row):
+        if expected_version is not None and row.version != expected_version:
+            return False
+        return bool(ex.runnable) or None
+
+    return _step(execution_id, apply)
+
+
+def resume_wait(execution_id: int, frame: int, until: float) -> Execution | None:
+    """A Wait state's or a retry back-off's time has come."""
+    from designer import tasks
+
+    def apply(ex, row):
+        suspension = ex.pending.get(frame)
+        if suspension is None or suspension.kind != "wait" or suspension.until != until:
+            return False  # already resumed, or withdrawn
+        if now() < until:  # early (clocks differ, or the queue ran it early): come back on time
+            tasks.wake.using(run_after=_real(until)).enqueue(execution_id, frame, until)
+            return False
+        ex.resume_wait(frame)
+
+    return _step(execution_id, apply)
+
+
+def time_out(execution_id: int) -> Execution | None:
+    """The state machine's TimeoutSeconds has passed since the execution started."""
+    from designer import tasks
+
+    def apply(ex, row):
+        deadline = row.start_date.timestamp() + (ex.root_machine.timeout_seconds or 0)
+        if now() < deadline:
+            tasks.execution_timeout.using(run_after=_real(deadline)).enqueue(execution_id)
+            return False
+        ex.time_out()
+
+    return _step(execution_id, apply)
+
+
+def stop_execution(execution: Execution, error: str | None = None, cause: str | None = None) -> Execution:
+    """StopExecution: ABORTED; the in-flight attempt is withdrawn and its late result discarded."""
+    if execution.type == MachineType.EXPRESS:
+        raise StateMachineTypeNotSupported("This operation is not supported by EXPRESS state machines")
+
+    def apply(ex, row):
+        ex.stop(error, cause)
+
+    _step(execution.pk, apply)
+    execution.refresh_from_db()
+    return execution
+
+
+# -- Task attempts ---------------------------------------------------------------------------------
+def _lease() -> timedelta:
+    return timedelta(seconds=settings.STEPWISE_TASK_LEASE_SECONDS)
+
+
+def _attempt_deadline(attempt: TaskAttempt) -> datetime:
+    deadline = attempt.lease_expires_at
+    if attempt.timeout_seconds is not None and attempt.started_at is not None:
+        deadline = min(deadline, attempt.started_at + timedelta(seconds=attempt.timeout_seconds))
+    return deadline
+
+
+def claim_attempt(attempt_id: int, worker: str) -> TaskAttempt | None:
+    """Mark the attempt RUNNING (with a lease) and record TaskStarted, in one transaction, before the
+    function is called. Returns None if the attempt must not run (already run, or withdrawn)."""
+    from designer import tasks
+
+    with transaction.atomic():
+        attempt = (TaskAttempt.objects.select_for_update().select_related("execution")
+                   .filter(pk=attempt_id, status=AttemptStatus.SCHEDULED).first())
+        if attempt is None:
+            return None
+        started = []
+
+        def apply(ex, row):
+            suspension = ex.pending.get(attempt.frame)
+            if suspension is None or suspension.kind != "task":
+                return False
+            task_started(ex, ex.frames[attempt.frame])
+            started.append(True)
+
+        _step(attempt.execution_id, apply)
+        if not started:
+            attempt.status = AttemptStatus.ABANDONED
+            attempt.finished_at = _wall()
+            attempt.save(update_fields=["status", "finished_at"])
+            return None
+        attempt.status = AttemptStatus.RUNNING
+        attempt.worker = worker
+        attempt.started_at = _wall()
+        attempt.lease_expires_at = attempt.started_at + _lease()
+        attempt.save(update_fields=["status", "worker", "started_at", "lease_expires_at"])
+        tasks.check_attempt.using(run_after=_attempt_deadline(attempt)).enqueue(attempt.pk)
+    return attempt
+
+
+def finish_attempt(attempt_id: int, result: Any = None, error: str | None = None, cause: str | None = None,
+                   *, status: str = AttemptStatus.SUCCEEDED, only_if_running: bool = True) -> bool:
+    """Record how an attempt ended and hand the outcome to the execution. False if the attempt was no
+    longer running (lost, timed out or withdrawn): then its outcome is discarded."""
+    with transaction.atomic():
+        attempt = TaskAttempt.objects.select_for_update().filter(pk=attempt_id).first()
+        if attempt is None or (only_if_running and attempt.status != AttemptStatus.RUNNING):
+            return False
+        attempt.status = status
+        attempt.finished_at = _wall()
+        attempt.error, attempt.cause = error, cause
+        attempt.result = json_text(result) if status == AttemptStatus.SUCCEEDED else None
+        attempt.save(update_fields=["status", "finished_at", "error", "cause", "result"])
+
+        def apply(ex, row):
+            suspension = ex.pending.get(attempt.frame)
+            if suspension is None or suspension.kind != "task":
+                return False
+            if status == AttemptStatus.SUCCEEDED:
+                ex.resume_task(attempt.frame, result=result)
+            else:
+                ex.resume_task(attempt.frame, error=error, cause=cause,
+                               timed_out=status == AttemptStatus.TIMED_OUT)
+
+        _step(attempt.execution_id, apply)
+    return True
+
+
+def _renew_leases(attempt_id: int, stop: threading.Event) -> None:
+    """While the function runs: push the lease forward every third of its length."""
+    from django.db import connection
+
+    period = settings.STEPWISE_TASK_LEASE_SECONDS / 3
+    try:
+        while not stop.wait(period):
+            TaskAttempt.objects.filter(pk=attempt_id, status=AttemptStatus.RUNNING).update(
+                lease_expires_at=_wall() + _lease())
+    except Exception:  # a lease we cannot renew simply expires: the check task handles that
+        log.exception("renewing the lease of task attempt %s failed", attempt_id)
+    finally:
+        connection.close()
+
+
+def call_function(resource: str, parameters: Any, timeout_seconds: float | None) -> tuple[str, Any, Any]:
+    """Run a Task's resource: ("ok", result, None) or (status, error, cause). Never raises."""
+    from designer import functions
+
+    try:
+        result = functions.invoke(resource, parameters, timeout_seconds=timeout_seconds)
+    except TaskFailed as failure:
+        status = AttemptStatus.TIMED_OUT if failure.error == TIMEOUT else AttemptStatus.FAILED
+        return status, failure.error, failure.cause
+    except Exception as error:  # a bug in the runtime's caller side, not the function: still never crash
+        log.exception("task resource %s raised outside its wrapper", resource)
+        return AttemptStatus.FAILED, type(error).__name__, str(error)
+    try:
+        json_text(result)
+    except (TypeError, ValueError) as error:
+        return AttemptStatus.FAILED, RUNTIME, f"The task returned a result that is not JSON: {error}"
+    return "ok", result, None
+
+
+def run_task_attempt(attempt_id: int) -> None:
+    """What a worker does with a Task attempt: claim it, call the function, report the outcome."""
+    attempt = claim_attempt(attempt_id, worker_id())
+    if attempt is None:
+        return
+    suspension = _load(attempt.execution).pending.get(attempt.frame)
+    stop = threading.Event()
+    renewer = threading.Thread(target=_renew_leases, args=(attempt.pk, stop), daemon=True)
+    renewer.start()
+    try:
+        status, value, cause = call_function(attempt.resource, suspension.parameters, attempt.timeout_seconds)
+    finally:
+        stop.set()
+        renewer.join()
+    if status == "ok":
+        delivered = finish_attempt(attempt.pk, result=value)
+    else:
+        delivered = finish_attempt(attempt.pk, error=value, cause=cause, status=status)
+    if not delivered:
+        log.info("task attempt %s ended after it was declared lost or withdrawn: result discarded",
+                 attempt.pk)
+
+
+def check_attempt(attempt_id: int) -> None:
+    """Queued for when a running attempt's lease (or its TimeoutSeconds) runs out."""
+    from designer import tasks
+
+    attempt = TaskAttempt.objects.filter(pk=attempt_id, status=AttemptStatus.RUNNING).first()
+    if attempt is None:
+        return
+    wall = _wall()
+    timeout = attempt.timeout_seconds
+    if timeout is not None and wall >= attempt.started_at + timedelta(seconds=timeout):
+        finish_attempt(attempt_id, error=TIMEOUT, cause=None, status=AttemptStatus.TIMED_OUT)
+    elif wall >= attempt.lease_expires_at:
+        finish_attempt(attempt_id, error=TASK_FAILED, status=AttemptStatus.LOST, cause=(
+            f"The worker running this task attempt ({attempt.worker}) stopped renewing its lease of "
+            f"{settings.STEPWISE_TASK_LEASE_SECONDS:g} s. Stepwise runs a task attempt at most once, "
+            "so it was not run again: use Retry to try again."))
+    else:
+        tasks.check_attempt.using(run_after=_attempt_deadline(attempt)).enqueue(attempt_id)
+
+
+# -- Express ---------------------------------------------------------------------------------------
+def _run_in_memory(ex: EngineExecution, deadline: float) -> None:
+    """Drive an Express execution to its end in this process: tasks run inline, waits sleep."""
+    ex.run()
+    while ex.status is RUNNING:
+        tasks = [s for s in ex.pending.values() if s.kind == "task"]
+        if tasks:
+            for suspension in tasks:
+                if suspension.frame not in ex.pending:
+                    continue
+                task_started(ex, ex.frames[suspension.frame])
+                remaining = max(deadline - now(), 0.001)
+                timeout = min(suspension.timeout_seconds or remaining, remaining)
+                status, value, cause = call_function(suspension.resource, suspension.parameters, timeout)
+                if status == "ok":
+                    ex.resume_task(suspension.frame, result=value)
+                else:
+                    ex.resume_task(suspension.frame, error=value, cause=cause,
+                                   timed_out=status == AttemptStatus.TIMED_OUT)
+        elif ex.pending:
+            wake = min(ex.pending.values(), key=lambda s: s.until)
+            if wake.until > deadline:
+                time.sleep(max(0.0, deadline - now()))
+                ex.time_out()
+                break
+            time.sleep(max(0.0, wake.until - now()))
+            ex.resume_wait(wake.frame)
+        else:
+            raise RuntimeError("execution is stuck: nothing runnable and nothing pending")
+        if now() >= deadline and ex.status is RUNNING:
+            ex.time_out()
+            break
+        ex.run()
+
+
+def _express_deadline(row: Execution, machine) -> float:
+    limit = EXPRESS_MAX_SECONDS
+    if machine.timeout_seconds:
+        limit = min(limit, machine.timeout_seconds)
+    return row.start_date.timestamp() + limit
+
+
+def start_sync_express(machine: StateMachine, input_text: str | None = None,
+                       name: str | None = None) -> Execution:
+    """StartSyncExecution: run in memory inside the request, keep only the result row."""
+    if machine.type != MachineType.EXPRESS:
+        raise StateMachineTypeNotSupported("This operation is only supported by EXPRESS state machines")
+    input_text, input_value = _parse_input(input_text)
+    name = name or str(uuid.uuid4())
+    _check_name(name, "execution")
+    revision = machine.current_revision()
+    row = Execution(machine=machine, revision=revision, type=machine.type, name=name, input=input_text,
+                    arn=arn("express", machine.name, name, str(uuid.uuid4())), start_date=_datetime(now()),
+                    runs=1)
+    compiled = _compiled(revision, machine.type)
+    ex = EngineExecution(compiled, input_value, _options(row, sync=True))
+    _run_in_memory(ex, _express_deadline(row, compiled))
+    _finish_express(row, ex)
+    row.save()
+    return row
+
+
+def _finish_express(row: Execution, ex: EngineExecution) -> None:
+    row.status, row.error, row.cause = ex.status, ex.error, ex.cause
+    row.output = json_text(ex.output) if ex.status == ExecutionStatus.SUCCEEDED else None
+    row.stop_date = _datetime(now())
+
+
+def run_express(execution_id: int) -> None:
+    """Run an async Express execution from its beginning, holding a lease on it while it runs."""
+    from designer import tasks
+
+    with transaction.atomic():
+        row = (Execution.objects.select_for_update().select_related("machine", "revision")
+               .filter(pk=execution_id, type=MachineType.EXPRESS, status=ExecutionStatus.RUNNING).first())
+        if row is None or (row.lease_expires_at is not None and row.lease_expires_at > _wall()):
+            return  # finished, or another worker holds it
+        row.version += 1
+        row.runs += 1
+        row.lease_expires_at = _wall() + _lease()
+        row.save(update_fields=["version", "runs", "lease_expires_at"])
+        tasks.check_express.using(run_after=row.lease_expires_at).enqueue(row.pk)
+    claimed = row.version
+    stop = threading.Event()
+    renewer = threading.Thread(target=_renew_express_lease, args=(row.pk, claimed, stop), daemon=True)
+    renewer.start()
+    try:
+        compiled = _compiled(row.revision, row.type)
+        ex = EngineExecution(compiled, json.loads(row.input), _options(row))
+        _run_in_memory(ex, _express_deadline(row, compiled))
+    finally:
+        stop.set()
+        renewer.join()
+    _finish_express(row, ex)
+    Execution.objects.filter(pk=row.pk, version=claimed, status=ExecutionStatus.RUNNING).update(
+        version=claimed + 1, status=row.status, output=row.output, error=row.error, cause=row.cause,
+        stop_date=row.stop_date, lease_expires_at=None)
+
+
+def _renew_express_lease(execution_id: int, version: int, stop: threading.Event) -> None:
+    from django.db import connection
+
+    try:
+        while not stop.wait(settings.STEPWISE_TASK_LEASE_SECONDS / 3):
+            Execution.objects.filter(pk=execution_id, version=version, status=ExecutionStatus.RUNNING).update(
+                lease_expires_at=_wall() + _lease())
+    except Exception:
+        log.exception("renewing the lease of express execution %s failed", execution_id)
+    finally:
+        connection.close()
+
+
+def check_express(execution_id: int) -> None:
+    """Queued for when an async Express run's lease ends: if its worker died, start it again."""
+    from designer import tasks
+
+    row = Execution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING).first()
+    if row is None or row.lease_expires_at is None:
+        return
+    if row.lease_expires_at > _wall():
+        tasks.check_express.using(run_after=row.lease_expires_at).enqueue(execution_id)
+        return
+    log.warning("express execution %s: its worker stopped; starting it again from the beginning", row.arn)
+    tasks.run_express.enqueue(execution_id)

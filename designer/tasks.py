@@ -1,0 +1,52 @@
+"""Background work, carried by django.tasks rows (django-tasks-db) and run by `manage.py db_worker`.
+
+Each task is only a wake-up hint: it calls designer/runtime.py, which re-reads the execution and does
+nothing if the work no longer applies. Anything due later is a row with `run_after`, so a Wait of a
+year costs one row and survives restarts.
+"""
+
+from django.tasks import task
+
+from designer import runtime
+
+
+@task
+def advance(execution_id: int, expected_version: int) -> None:
+    """Run an execution's runnable frames (its first step, or the continuation of a long batch)."""
+    runtime.advance(execution_id, expected_version)
+
+
+@task
+def wake(execution_id: int, frame: int, until: float) -> None:
+    """A Wait state's or a retry back-off's time has come."""
+    runtime.resume_wait(execution_id, frame, until)
+
+
+@task
+def run_attempt(attempt_id: int) -> None:
+    """Run one Task attempt (at most once)."""
+    runtime.run_task_attempt(attempt_id)
+
+
+@task
+def check_attempt(attempt_id: int) -> None:
+    """A running attempt's lease or timeout may have run out."""
+    runtime.check_attempt(attempt_id)
+
+
+@task
+def execution_timeout(execution_id: int) -> None:
+    """The state machine's TimeoutSeconds may have passed."""
+    runtime.time_out(execution_id)
+
+
+@task
+def run_express(execution_id: int) -> None:
+    """Run an async Express execution from its beginning to its end."""
+    runtime.run_express(execution_id)
+
+
+@task
+def check_express(execution_id: int) -> None:
+    """An async Express run's lease may have run out: start it again if its worker died."""
+    runtime.check_express(execution_id)
