@@ -1,5 +1,93 @@
 from django.contrib import admin
 
+from designer.models import Execution, HistoryEvent, StateMachine, StateMachineRevision, TaskAttempt
+
 admin.site.site_header = "Stepwise administration"
 admin.site.site_title = "Stepwise admin"
 admin.site.index_title = "Administration"
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """History is written by the runtime only: shown, never edited here."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class RevisionInline(ReadOnlyInline):
+    model = StateMachineRevision
+    fields = readonly_fields = ["number", "created"]
+
+
+class HistoryInline(ReadOnlyInline):
+    model = HistoryEvent
+    fields = readonly_fields = ["seq", "type", "timestamp", "previous_event_id", "details"]
+
+
+class AttemptInline(ReadOnlyInline):
+    model = TaskAttempt
+    fields = readonly_fields = [
+        "state_name", "attempt", "status", "worker", "started_at", "finished_at", "error"]
+
+
+@admin.register(StateMachine)
+class StateMachineAdmin(admin.ModelAdmin):
+    list_display = ["name", "type", "revision", "updated"]
+    list_filter = ["type"]
+    search_fields = ["name"]
+    readonly_fields = ["revision", "created", "updated"]
+    inlines = [RevisionInline]
+
+
+@admin.register(Execution)
+class ExecutionAdmin(admin.ModelAdmin):
+    """Executions change only through designer/runtime.py, so everything here is read-only."""
+
+    list_display = ["name", "machine", "type", "status", "start_date", "stop_date", "redrive_count"]
+    list_filter = ["status", "type", "machine"]
+    search_fields = ["name", "arn", "error"]
+    date_hierarchy = "start_date"
+    list_select_related = ["machine"]
+    inlines = [AttemptInline, HistoryInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(HistoryEvent)
+class HistoryEventAdmin(admin.ModelAdmin):
+    list_display = ["execution", "seq", "type", "timestamp"]
+    list_filter = ["type"]
+    search_fields = ["execution__name", "type"]
+    list_select_related = ["execution"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(TaskAttempt)
+class TaskAttemptAdmin(admin.ModelAdmin):
+    list_display = [
+        "execution", "state_name", "attempt", "status", "worker", "started_at", "lease_expires_at"]
+    list_filter = ["status"]
+    search_fields = ["execution__name", "state_name", "worker", "error"]
+    list_select_related = ["execution"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

@@ -85,7 +85,8 @@ def test_pass_machine_succeeds_with_aws_history_and_arns():
     assert execution.status == ExecutionStatus.SUCCEEDED
     assert json.loads(execution.output) == {"x": 1}
     assert execution.stop_date >= execution.start_date
-    assert history(execution) == ["ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
+    assert history(execution) == [
+        "ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
     seqs = list(HistoryEvent.objects.filter(execution=execution).values_list("seq", flat=True))
     assert seqs == [1, 2, 3, 4]
     started = HistoryEvent.objects.get(execution=execution, seq=1).to_aws()
@@ -201,7 +202,8 @@ def test_a_result_that_is_not_json_fails_the_execution_not_the_worker():
 def test_executions_pin_the_revision_they_started_with():
     m = machine("evolving", {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": True}}})
     execution = runtime.start_execution(m)
-    runtime.update_state_machine(m, json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))
+    runtime.update_state_machine(m, json.dumps(
+        {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))
     m.refresh_from_db()
     assert m.revision == 2 and execution.revision.number == 1
     assert runtime.start_execution(m).revision.number == 2
