@@ -22,7 +22,7 @@ help:
 
 $(STAMP): pyproject.toml
 	@scripts/make-venv $(VENV)
-	@echo "Installing Stepwise and its dependencies into $(VENV) ..."
+	@echo "Installing Stepwise and its dependencies into $(VENV) (about a minute the first time) ..."
 	@set -o pipefail; $(PY) -m pip install --quiet -e '.[dev]' 2>&1 | { grep -v "is ignored" || true; }
 	@touch $@
 
