@@ -238,8 +238,9 @@ class LambdaContext:
 
 
 # -- capturing a handler's prints (LogType: Tail) -------------------------------------------------
-class _ThreadCapture(io.TextIOBase):
-    """sys.stdout/sys.stderr stand-in: writes from a capturing thread also go to that thread's log."""
+class _ThreadCapture:
+    """sys.stdout/sys.stderr stand-in: writes from a capturing thread also go to that thread's log;
+    everything else (encoding, fileno, …) is the wrapped stream's."""
 
     def __init__(self, stream):
         self.stream = stream
