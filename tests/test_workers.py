@@ -1,0 +1,141 @@
+"""Durability with real parts: `db_worker` processes on a SQLite file (and on PostgreSQL when one runs
+at 127.0.0.1:5432), killed with SIGKILL, restarted, racing each other."""
+
+import json
+
+import pytest
+
+from tests.durable import Deployment, postgres_available  # noqa: F401
+
+LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:"
+STATUS = "SELECT status FROM designer_execution WHERE name = ?"
+
+
+@pytest.fixture
+def deployment(tmp_path, migrated_db_file):
+    deployment = Deployment.sqlite(tmp_path, template=migrated_db_file, STEPWISE_TASK_LEASE_SECONDS="1")
+    yield deployment
+    deployment.close()
+
+
+def create_machine(deployment, name, definition, machine_type="STANDARD"):
+    deployment.django(
+        "from designer import runtime\n"
+        f"runtime.create_state_machine({name!r}, {json.dumps(definition)!r}, {machine_type!r})\n")
+
+
+def start(deployment, machine, name, input_value=None):
+    deployment.django(
+        "from designer import runtime\nfrom designer.models import StateMachine\n"
+        f"runtime.start_execution(StateMachine.objects.get(name={machine!r}),"
+        f" {json.dumps(input_value or {})!r}, name={name!r})\n")
+
+
+def test_an_execution_runs_to_its_end_on_a_real_worker(deployment):
+    create_machine(deployment, "squares", {"StartAt": "Square", "States": {
+        "Square": {"Type": "Task", "Resource": LAMBDA + "square", "Next": "Done"},
+        "Done": {"Type": "Pass", "End": True}}})
+    start(deployment, "squares", "seven", {"n": 7})
+    deployment.start_worker()
+    deployment.wait_until(STATUS, "SUCCEEDED", params=("seven",))
+    assert deployment.scalar("SELECT output FROM designer_execution WHERE name='seven'") == "49"
+
+
+def test_killed_worker_mid_task_the_attempt_is_lost_once_and_retry_decides(deployment):
+    create_machine(deployment, "fragile", {"StartAt": "Slow", "States": {
+        "Slow": {"Type": "Task", "Resource": LAMBDA + "slow_first_time", "End": True,
+                 "Retry": [{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 1, "MaxAttempts": 1}]}}})
+    start(deployment, "fragile", "crash", {"sleep": 60})
+    doomed = deployment.start_worker()
+    deployment.wait_for_calls(1)  # the function is running in the worker ...
+    doomed.kill()  # ... which dies without a word
+    deployment.start_worker()
+    deployment.wait_until(STATUS, "SUCCEEDED", params=("crash",), timeout=20)
+    attempts = deployment.sql("SELECT status, error FROM designer_taskattempt ORDER BY id")
+    assert attempts[0][0] == "LOST" and attempts[0][1] == "States.TaskFailed"
+    assert [a[0] for a in attempts] == ["LOST", "SUCCEEDED"]
+    assert deployment.call_count() == 2  # the lost attempt was not run again: only Retry's attempt ran
+    events = [e[0] for e in deployment.sql(
+        "SELECT e.type FROM designer_historyevent e JOIN designer_execution x ON x.id = e.execution_id "
+        "WHERE x.name='crash' ORDER BY e.seq")]
+    assert events.count("LambdaFunctionStarted") == 2 and "LambdaFunctionFailed" in events
+
+
+def test_killed_worker_mid_task_catch_decides(deployment):
+    create_machine(deployment, "caught", {"StartAt": "Slow", "States": {
+        "Slow": {"Type": "Task", "Resource": LAMBDA + "slow_first_time", "End": True,
+                 "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Recovered"}]},
+        "Recovered": {"Type": "Pass", "End": True}}})
+    start(deployment, "caught", "crash", {"sleep": 60})
+    doomed = deployment.start_worker()
+    deployment.wait_for_calls(1)
+    doomed.kill()
+    deployment.start_worker()
+    deployment.wait_until(STATUS, "SUCCEEDED", params=("crash",), timeout=20)
+    output = json.loads(deployment.scalar("SELECT output FROM designer_execution WHERE name='crash'"))
+    assert output["error"]["Error"] == "States.TaskFailed"
+    assert deployment.call_count() == 1
+
+
+def test_stop_during_a_task_on_a_real_worker(deployment):
+    create_machine(deployment, "stoppable", {"StartAt": "Nap", "States": {
+        "Nap": {"Type": "Task", "Resource": LAMBDA + "sleepy", "End": True}}})
+    start(deployment, "stoppable", "nap", {"sleep": 3})
+    deployment.start_worker()
+    deployment.wait_for_calls(1)
+    deployment.django(
+        "from designer import runtime\nfrom designer.models import Execution\n"
+        "runtime.stop_execution(Execution.objects.get(name='nap'), 'Stopped', 'by the test')\n")
+    assert deployment.scalar(STATUS, ("nap",)) == "ABORTED"
+    deployment.wait_until("SELECT count(*) FROM django_tasks_database_dbtaskresult WHERE status='RUNNING'", 0)
+    assert deployment.sql("SELECT status FROM designer_taskattempt") == [("ABANDONED",)]
+    assert deployment.scalar("SELECT output FROM designer_execution WHERE name='nap'") is None
+
+
+DAY = 86400
+
+
+def test_restart_with_executions_parked_on_waits_no_timer_fires_early_or_twice(deployment):
+    """200 executions wait an hour, a year, or 400 days. Every worker stops; time moves 366 days on
+    (the rows' due times move back, the workers' execution clock forward); new workers start."""
+    create_machine(deployment, "patient", {"StartAt": "Wait", "States": {
+        "Wait": {"Type": "Wait", "SecondsPath": "$.seconds", "Next": "Done"},
+        "Done": {"Type": "Pass", "End": True}}})
+    waits = {f"e{i}": [3600, 365 * DAY, 400 * DAY, 365 * DAY][i % 4] for i in range(200)}
+    deployment.django(
+        "from designer import runtime\nfrom designer.models import StateMachine\n"
+        "m = StateMachine.objects.get(name='patient')\n"
+        f"for name, seconds in {waits!r}.items():\n"
+        "    runtime.start_execution(m, '{\"seconds\": %d}' % seconds, name=name)\n")
+    first = deployment.start_worker()
+    wakes = ("SELECT count(*) FROM django_tasks_database_dbtaskresult "
+             "WHERE status='READY' AND task_path='designer.tasks.wake'")
+    deployment.wait_until(wakes, 200, timeout=60)  # all parked: one row each, none due
+    first.stop()
+    assert deployment.scalar("SELECT count(*) FROM designer_execution WHERE status='RUNNING'") == 200
+    shift = 366 * DAY
+    assert deployment.scalar("SELECT count(*) FROM django_tasks_database_dbtaskresult WHERE status='READY'") == 200
+    rows = deployment.sql("SELECT id, run_after FROM django_tasks_database_dbtaskresult WHERE status='READY'")
+    from datetime import datetime, timedelta
+    for row_id, run_after in rows:
+        moved = (datetime.fromisoformat(str(run_after)) - timedelta(seconds=shift)).isoformat(sep=" ")
+        deployment.sql("UPDATE django_tasks_database_dbtaskresult SET run_after = ? WHERE id = ?",
+                       (moved.replace("+00:00", ""), row_id))
+    deployment.start_worker(STEPWISE_CLOCK_OFFSET=str(shift))
+    deployment.start_worker(STEPWISE_CLOCK_OFFSET=str(shift))
+    due = sum(1 for seconds in waits.values() if seconds <= shift)
+    deployment.wait_until("SELECT count(*) FROM designer_execution WHERE status='SUCCEEDED'", due, timeout=60)
+    assert deployment.scalar("SELECT count(*) FROM designer_execution WHERE status='RUNNING'") == 200 - due
+    late = deployment.sql(
+        "SELECT x.name, count(e.id) FROM designer_execution x LEFT JOIN designer_historyevent e "
+        "ON e.execution_id = x.id AND e.type = 'WaitStateExited' GROUP BY x.name")
+    for name, exits in late:
+        assert exits == (1 if waits[name] <= shift else 0), name
+    # Each Wait ended no earlier than it should have, by the execution clock.
+    gaps = deployment.sql(
+        "SELECT x.name, a.timestamp, b.timestamp FROM designer_execution x "
+        "JOIN designer_historyevent a ON a.execution_id = x.id AND a.type = 'WaitStateEntered' "
+        "JOIN designer_historyevent b ON b.execution_id = x.id AND b.type = 'WaitStateExited'")
+    for name, entered, exited in gaps:
+        waited = datetime.fromisoformat(str(exited)) - datetime.fromisoformat(str(entered))
+        assert waited.total_seconds() >= waits[name], name
