@@ -5,10 +5,11 @@ import json
 
 import pytest
 
-from tests.durable import Deployment, postgres_available  # noqa: F401
+from tests.durable import Deployment, postgres_available
 
 LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:"
 STATUS = "SELECT status FROM designer_execution WHERE name = ?"
+NO_CRASHES = "SELECT task_path FROM django_tasks_database_dbtaskresult WHERE status = 'FAILED'"
 
 
 @pytest.fixture
@@ -39,6 +40,7 @@ def test_an_execution_runs_to_its_end_on_a_real_worker(deployment):
     deployment.start_worker()
     deployment.wait_until(STATUS, "SUCCEEDED", params=("seven",))
     assert deployment.scalar("SELECT output FROM designer_execution WHERE name='seven'") == "49"
+    assert deployment.sql(NO_CRASHES) == []
 
 
 def test_killed_worker_mid_task_the_attempt_is_lost_once_and_retry_decides(deployment):
@@ -114,7 +116,8 @@ def test_restart_with_executions_parked_on_waits_no_timer_fires_early_or_twice(d
     first.stop()
     assert deployment.scalar("SELECT count(*) FROM designer_execution WHERE status='RUNNING'") == 200
     shift = 366 * DAY
-    assert deployment.scalar("SELECT count(*) FROM django_tasks_database_dbtaskresult WHERE status='READY'") == 200
+    ready = "SELECT count(*) FROM django_tasks_database_dbtaskresult WHERE status='READY'"
+    assert deployment.scalar(ready) == 200
     rows = deployment.sql("SELECT id, run_after FROM django_tasks_database_dbtaskresult WHERE status='READY'")
     from datetime import datetime, timedelta
     for row_id, run_after in rows:
@@ -139,3 +142,52 @@ def test_restart_with_executions_parked_on_waits_no_timer_fires_early_or_twice(d
     for name, entered, exited in gaps:
         waited = datetime.fromisoformat(str(exited)) - datetime.fromisoformat(str(entered))
         assert waited.total_seconds() >= waits[name], name
+
+
+FANOUT = {"StartAt": "Both", "States": {
+    "Both": {"Type": "Parallel", "Next": "Total", "Branches": [
+        {"StartAt": "Squares", "States": {"Squares": {
+            "Type": "Map", "ItemsPath": "$.numbers", "End": True,
+            "ItemProcessor": {"StartAt": "Square", "States": {"Square": {
+                "Type": "Task", "Resource": LAMBDA + "square", "Parameters": {"n.$": "$"}, "End": True}}}}}},
+        {"StartAt": "Pause", "States": {"Pause": {"Type": "Wait", "Seconds": 1, "Next": "Echo"},
+                                        "Echo": {"Type": "Pass", "InputPath": "$.numbers", "End": True}}},
+    ]},
+    "Total": {"Type": "Pass", "Parameters": {"squares.$": "$[0]", "numbers.$": "$[1]"}, "End": True},
+}}
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not postgres_available(), reason="no PostgreSQL at 127.0.0.1:5432")
+def test_four_workers_on_postgres_race_without_duplicate_work(tmp_path):
+    deployment = Deployment.postgres(tmp_path, STEPWISE_TASK_LEASE_SECONDS="5")
+    try:
+        create_machine(deployment, "fanout", FANOUT)
+        count = 40
+        deployment.django(
+            "import json\nfrom designer import runtime\nfrom designer.models import StateMachine\n"
+            "m = StateMachine.objects.get(name='fanout')\n"
+            f"for i in range({count}):\n"
+            "    numbers = [i, i + 1, i + 2]\n"
+            "    runtime.start_execution(m, json.dumps({'numbers': numbers}), name=f'r{i}')\n")
+        for _ in range(4):
+            deployment.start_worker()
+        deployment.wait_until("SELECT count(*) FROM designer_execution WHERE status='SUCCEEDED'", count,
+                              timeout=90)
+        for name, output in deployment.sql("SELECT name, output FROM designer_execution"):
+            i = int(name[1:])
+            numbers = [i, i + 1, i + 2]
+            assert json.loads(output) == {"squares": [n * n for n in numbers], "numbers": numbers}
+        # Every event id once per execution, no gaps; every attempt ran exactly once.
+        for name, events, low, high in deployment.sql(
+                "SELECT x.name, count(*), min(e.seq), max(e.seq) FROM designer_historyevent e "
+                "JOIN designer_execution x ON x.id = e.execution_id GROUP BY x.name"):
+            assert (events, low, high) == (high, 1, events), name
+        attempts = deployment.sql("SELECT status, count(*) FROM designer_taskattempt GROUP BY status")
+        assert attempts == [
+            ("SUCCEEDED", 3 * count)]
+        workers = deployment.scalar("SELECT count(DISTINCT worker) FROM designer_taskattempt")
+        assert workers > 1  # the load was shared
+        assert deployment.sql(NO_CRASHES) == []
+    finally:
+        deployment.close()
