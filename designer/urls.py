@@ -5,10 +5,17 @@ from django.templatetags.static import static
 from django.urls import path
 from django.views.generic import RedirectView
 
-from designer import views
+from designer import pages, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    # State machines and executions (designer/pages.py).
+    path("create/state-machine/", pages.create_machine, name="machine-create"),
+    path("create/example/", pages.create_example, name="machine-example"),
+    path("machines/<str:name>/", pages.machine_detail, name="machine"),
+    path("machines/<str:name>/start/", pages.start_execution, name="machine-start"),
+    path("executions/<int:pk>/", pages.execution_detail, name="execution"),
+    path("executions/<int:pk>/stop/", pages.stop_execution, name="execution-stop"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

@@ -6,11 +6,12 @@ django.contrib.auth.decorators.login_not_required.
 
 from django.shortcuts import render
 
+from designer.models import Execution, StateMachine
+
 
 def dashboard(request):
-    # State machines and executions arrive with their models; the page already shows both lists.
     context = {
-        "state_machines": [],
-        "executions": [],
+        "state_machines": list(StateMachine.objects.all()),
+        "executions": list(Execution.objects.recent(20)),
     }
     return render(request, "designer/dashboard.html", context)

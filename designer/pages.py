@@ -1,0 +1,132 @@
+"""Pages for state machines and executions: thin views over designer/runtime.py.
+
+Every state change goes through runtime; these views only gather what a template shows.
+"""
+
+import json
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from designer import runtime
+from designer.examples import EXAMPLE_INPUT, EXAMPLE_NAME, example_definition
+from designer.models import Execution, MachineType, StateMachine
+from engine import iter_problems
+
+MAX_UPLOAD_BYTES = 1024 * 1024  # AWS's definition limit is 1 MiB
+
+
+def _pretty(text: str | None) -> str | None:
+    """JSON text indented for reading (as is if it is not JSON)."""
+    if text is None:
+        return None
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
+def machine_detail(request, name):
+    machine = get_object_or_404(StateMachine, name=name)
+    context = {
+        "machine": machine,
+        "definition": _pretty(machine.definition),
+        "executions": Execution.objects.of_machine(machine).recent(50),
+        "input": request.session.pop("last_input", None)
+                 or (json.dumps(EXAMPLE_INPUT, indent=2) if name == EXAMPLE_NAME else "{}"),
+    }
+    return render(request, "designer/machine.html", context)
+
+
+@require_POST
+def start_execution(request, name):
+    machine = get_object_or_404(StateMachine, name=name)
+    input_text = request.POST.get("input", "").strip() or "{}"
+    execution_name = request.POST.get("name", "").strip() or None
+    try:
+        if machine.type == MachineType.EXPRESS:
+            execution = runtime.start_sync_express(machine, input_text, execution_name)
+        else:
+            execution = runtime.start_execution(machine, input_text, execution_name)
+    except runtime.StepwiseError as error:
+        messages.error(request, error.message)
+        request.session["last_input"] = input_text
+        return redirect(machine)
+    return redirect(execution)
+
+
+def create_machine(request):
+    form = {"name": "", "type": MachineType.STANDARD, "definition": ""}
+    problems = []
+    if request.method == "POST":
+        form = {
+            "name": request.POST.get("name", "").strip(),
+            "type": request.POST.get("type", MachineType.STANDARD),
+            "definition": request.POST.get("definition", ""),
+        }
+        upload = request.FILES.get("file")
+        if upload is not None:
+            if upload.size > MAX_UPLOAD_BYTES:
+                messages.error(request, "That file is over 1 MiB, the largest definition AWS accepts.")
+                return render(request, "designer/machine_form.html", {"form": form}, status=400)
+            form["definition"] = upload.read().decode("utf-8", "replace")
+        problems = [p for p in iter_problems(form["definition"], state_machine_type=form["type"])
+                    if p.severity == "ERROR"]
+        if not problems:
+            try:
+                machine = runtime.create_state_machine(form["name"], form["definition"], form["type"])
+            except runtime.StepwiseError as error:
+                messages.error(request, error.message)
+            else:
+                messages.success(request, f"State machine {machine.name} created.")
+                return redirect(machine)
+        status = 400
+    else:
+        status = 200
+    return render(request, "designer/machine_form.html",
+                  {"form": form, "problems": problems, "types": MachineType.values}, status=status)
+
+
+@require_POST
+def create_example(request):
+    machine = StateMachine.objects.filter(name=EXAMPLE_NAME).first()
+    if machine is None:
+        machine = runtime.create_state_machine(EXAMPLE_NAME, example_definition())
+        messages.success(request, "The example workflow is ready: start it with the input below.")
+    return redirect(machine)
+
+
+def execution_detail(request, pk):
+    execution = get_object_or_404(Execution.objects.select_related("machine", "revision"), pk=pk)
+    events = [
+        {"seq": e.seq, "type": e.type, "name": e.name, "timestamp": e.timestamp,
+         "previous": e.previous_event_id, "details": _details_text(e.details)}
+        for e in execution.events.all()
+    ]
+    context = {
+        "execution": execution,
+        "input": _pretty(execution.input),
+        "output": _pretty(execution.output),
+        "events": events,
+        "attempts": execution.attempts.all(),
+    }
+    return render(request, "designer/execution.html", context)
+
+
+def _details_text(details):
+    if not details:
+        return ""
+    shown = {key: value for key, value in details.items() if key != "name" and not key.endswith("Details")}
+    return json.dumps(shown, ensure_ascii=False) if shown else ""
+
+
+@require_POST
+def stop_execution(request, pk):
+    execution = get_object_or_404(Execution, pk=pk)
+    try:
+        runtime.stop_execution(execution, error=request.POST.get("error") or None,
+                               cause=request.POST.get("cause") or None)
+    except runtime.StepwiseError as error:
+        messages.error(request, error.message)
+    return redirect(execution)
