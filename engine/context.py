@@ -37,7 +37,8 @@ def execution_part(options: Any, execution_input: Any) -> dict:
 
 
 def context_object(execution_part: dict, state_machine_part: dict, state_name: str, entered_time: float,
-                   retry_count: int | None, task_token: str | None = None, map_item: tuple | None = None) -> dict:
+                   retry_count: int | None, task_token: str | None = None,
+                   map_item: tuple | None = None) -> dict:
     """`retry_count` is None for Express executions, whose `$$.State` has no RetryCount."""
     state = {"EnteredTime": iso_timestamp(entered_time), "Name": state_name}
     if retry_count is not None:

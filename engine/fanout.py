@@ -155,7 +155,8 @@ def _items(state: State, frame: Frame, effective: Any) -> list:
             expression = state.raw["Items"]
             expression = expression[2:-2].strip() if isinstance(expression, str) else expression
             raise StatesError(QUERY_EVALUATION_ERROR,
-                              f"The JSONata expression '{expression}' specified for the field 'Items' returned an "
+                              f"The JSONata expression '{expression}' specified for the field 'Items' "
+                              "returned an "
                               f"unexpected result type. Expected 'array', but was '{_json_type(items)}' "
                               f"for value: {_shown_json(items)}")
         return items
@@ -223,7 +224,8 @@ def run_map(ex: Execution, frame: Frame, state: State) -> str:
         return _failed(ex, frame, state, "MapStateFailed")
     if phase is None:
         ex.enter(frame, state)
-        frame.effective = frame.value if state.language == JSONATA else io.input_path(state, frame.value, frame)
+        frame.effective = (frame.value if state.language == JSONATA
+                           else io.input_path(state, frame.value, frame))
     effective = frame.effective
     try:
         items = _batches(state, _items(state, frame, effective), frame, effective)
@@ -241,7 +243,8 @@ def run_map(ex: Execution, frame: Frame, state: State) -> str:
         raise StatesError(RUNTIME, "ToleratedFailurePercentage must be between 0 and 100.")
     fan.tolerated_count, fan.tolerated_percentage = count, percentage
     if state.distributed:
-        ex.emit(frame, "MapRunStarted", {"mapRunArn": f"{ex.options.state_machine_arn}/{state.label or state.name}"})
+        map_run_arn = f"{ex.options.state_machine_arn}/{state.label or state.name}"
+        ex.emit(frame, "MapRunStarted", {"mapRunArn": map_run_arn})
     if not items:
         frame.phase = "children-done"
         return run_map(ex, frame, state)

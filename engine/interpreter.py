@@ -169,7 +169,8 @@ class Execution:
         self.variable_sizes = VariableSizes()  # bytes held by workflow variables (AWS's 10 MiB quota)
         self.clock = self.options.clock
         self._execution_context = execution_part(self.options, execution_input)
-        self._machine_context = {"Id": self.options.state_machine_arn, "Name": self.options.state_machine_name}
+        self._machine_context = {"Id": self.options.state_machine_arn,
+                                 "Name": self.options.state_machine_name}
         self.started = False
 
     # -- lifecycle --------------------------------------------------------------------------------

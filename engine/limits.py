@@ -57,7 +57,8 @@ class PayloadSizer:
         hit = self._cache.get(id(value))
         return hit[1] if hit is not None and hit[0] is value else None
 
-    def derive(self, new: Any, old: Any, key: str | int, old_child: Any, new_child: Any, existed: bool) -> None:
+    def derive(self, new: Any, old: Any, key: str | int, old_child: Any, new_child: Any,
+               existed: bool) -> None:
         """`new` is `old` with `old[key]` set to `new_child`: remember its size from `old`'s, so that
         writing a result into a big document costs the size of the result, not of the document."""
         old_size = self.known(old)

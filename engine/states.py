@@ -13,7 +13,7 @@ from typing import Any
 from engine import io
 from engine.compile import JSONATA, Catcher, State
 from engine.errors import NO_CHOICE_MATCHED, QUERY_EVALUATION_ERROR, RUNTIME, TIMEOUT, StatesError
-from engine.interpreter import CONTINUE, PARKED, Execution, Frame, Suspension
+from engine.interpreter import PARKED, Execution, Frame, Suspension
 from engine.paths import PathNotFound
 from engine.tasks import task_events
 

@@ -22,15 +22,16 @@ def _seconds_from_path(path, frame, effective) -> float:
     try:
         value = path.get(effective, frame)
     except PathNotFound:
-        raise StatesError(RUNTIME, f"The SecondsPath parameter does not reference an input value: {path.text}") \
-            from None
+        raise StatesError(RUNTIME, "The SecondsPath parameter does not reference an input value: "
+                                   f"{path.text}") from None
     if type(value) is float and value.is_integer():
         value = int(value)
     if type(value) is not int:
         raise StatesError(RUNTIME, "The SecondsPath parameter cannot be parsed as a long value: "
                                    f"{path.text} == {_shown(value)}")
     if value < 0:
-        raise StatesError(RUNTIME, f"The SecondsPath parameter references a negative value: {path.text} == {value}")
+        raise StatesError(RUNTIME, "The SecondsPath parameter references a negative value: "
+                                   f"{path.text} == {value}")
     return value
 
 
@@ -38,8 +39,8 @@ def _timestamp_from_path(path, frame, effective) -> float:
     try:
         value = path.get(effective, frame)
     except PathNotFound:
-        raise StatesError(RUNTIME, f"The TimestampPath parameter does not reference an input value: {path.text}") \
-            from None
+        raise StatesError(RUNTIME, "The TimestampPath parameter does not reference an input value: "
+                                   f"{path.text}") from None
     parsed = parse_timestamp(value) if isinstance(value, str) else None
     if parsed is None:
         raise StatesError(RUNTIME, "The TimestampPath parameter does not reference a valid ISO-8601 extended "
@@ -65,8 +66,8 @@ def _timestamp_from_expression(evaluate, frame) -> float:
     value = evaluate(jsonata_binding(frame), frame)
     parsed = parse_timestamp(value) if isinstance(value, str) else None
     if parsed is None:
-        raise StatesError(QUERY_EVALUATION_ERROR, "The Timestamp field cannot be parsed as an ISO-8601 extended "
-                                                  f"offset date-time format string: {_shown(value)}")
+        raise StatesError(QUERY_EVALUATION_ERROR, "The Timestamp field cannot be parsed as an ISO-8601 "
+                                                  f"extended offset date-time format string: {_shown(value)}")
     return parsed[0] + parsed[1] / 1e9
 
 
