@@ -59,7 +59,7 @@ from engine import InvalidDefinition as EngineInvalidDefinition
 from engine.errors import RUNTIME, TASK_FAILED, TIMEOUT
 from engine.history import details_key, json_text
 from engine.interpreter import RUNNING
-from engine.limits import MAX_PAYLOAD_BYTES
+from engine.limits import MAX_HISTORY_EVENTS, MAX_PAYLOAD_BYTES
 from engine.states import task_started
 
 log = logging.getLogger(__name__)
@@ -326,9 +326,13 @@ class _Stale(Exception):
     """The compare-and-swap found another version: someone else moved the execution."""
 
 
-def _step(execution_id: int, apply: Callable[[EngineExecution, Execution], bool | None]) -> Execution | None:
+def _step(execution_id: int, apply: Callable[[EngineExecution, Execution], bool | None],
+          wakeup: dict | None = None) -> Execution | None:
     """Run one step: lock and load, `apply` the wake-up (False: it does not apply, change nothing),
-    run, save. Returns the row after the step, or None if nothing changed."""
+    run, save. Returns the row after the step, or None if nothing changed.
+
+    `wakeup` describes the wake-up as data: if this step ends the execution, it is kept with the
+    snapshot from before the step, which is where a redrive starts again."""
     for _ in range(5):
         try:
             with transaction.atomic():
@@ -339,7 +343,7 @@ def _step(execution_id: int, apply: Callable[[EngineExecution, Execution], bool 
                 ex = _load(row)
                 if apply(ex, row) is False:
                     return None
-                _run_and_save(row, ex)
+                _run_and_save(row, ex, wakeup)
                 return row
         except _Stale:
             continue
@@ -354,7 +358,7 @@ def _load(row: Execution) -> EngineExecution:
     return ex
 
 
-def _run_and_save(row: Execution, ex: EngineExecution) -> None:
+def _run_and_save(row: Execution, ex: EngineExecution, wakeup: dict | None = None) -> None:
     from designer import tasks
 
     previous_snapshot = row.snapshot
@@ -368,7 +372,7 @@ def _run_and_save(row: Execution, ex: EngineExecution) -> None:
     if ex.status is not RUNNING:
         changes.update(status=ex.status, stop_date=_datetime(now()), error=ex.error, cause=ex.cause,
                        output=json_text(ex.output) if ex.status == ExecutionStatus.SUCCEEDED else None,
-                       last_running_snapshot=previous_snapshot)
+                       last_running_snapshot={"snapshot": previous_snapshot, "wakeup": wakeup or {}})
     current = Execution.objects.filter(pk=row.pk, version=row.version)
     updated = current.update(version=row.version + 1, **changes)
     if updated != 1:
@@ -433,7 +437,7 @@ def resume_wait(execution_id: int, frame: int, until: float) -> Execution | None
             return False
         ex.resume_wait(frame)
 
-    return _step(execution_id, apply)
+    return _step(execution_id, apply, {"kind": "wait", "frame": frame})
 
 
 def time_out(execution_id: int) -> Execution | None:
@@ -441,13 +445,15 @@ def time_out(execution_id: int) -> Execution | None:
     from designer import tasks
 
     def apply(ex, row):
-        deadline = row.start_date.timestamp() + (ex.root_machine.timeout_seconds or 0)
+        # A redriven execution's TimeoutSeconds counts from its redrive.
+        started = (row.redrive_date or row.start_date).timestamp()
+        deadline = started + (ex.root_machine.timeout_seconds or 0)
         if now() < deadline:
             tasks.execution_timeout.using(run_after=_real(deadline)).enqueue(execution_id)
             return False
         ex.time_out()
 
-    return _step(execution_id, apply)
+    return _step(execution_id, apply, {"kind": "timeout"})
 
 
 def stop_execution(execution: Execution, error: str | None = None, cause: str | None = None) -> Execution:
@@ -458,9 +464,86 @@ def stop_execution(execution: Execution, error: str | None = None, cause: str | 
     def apply(ex, row):
         ex.stop(error, cause)
 
-    _step(execution.pk, apply)
+    _step(execution.pk, apply, {"kind": "stop"})
     execution.refresh_from_db()
     return execution
+
+
+# -- redrive --------------------------------------------------------------------------------------
+def redrive_execution(execution: Execution) -> Execution:
+    """RedriveExecution: continue a FAILED, ABORTED or TIMED_OUT Standard execution from the step that
+    ended it. Steps that succeeded are not run again; the failed state (and any branch or iteration
+    that was aborted with it) is entered again, with its input, and Retry counts start afresh."""
+    from designer import tasks
+
+    if execution.type == MachineType.EXPRESS:
+        raise StateMachineTypeNotSupported("This operation is not supported by EXPRESS state machines")
+    with transaction.atomic():
+        row = (Execution.objects.select_for_update().select_related("machine", "revision")
+               .filter(pk=execution.pk).first())
+        reason = _not_redrivable(row)
+        if reason:
+            raise ExecutionNotRedrivable(f"Execution '{row.arn}' cannot be redriven: {reason}")
+        saved = row.last_running_snapshot
+        row.snapshot = saved["snapshot"]
+        row.redrive_count += 1
+        row.redrive_date = _datetime(now())
+        ex = _load(row)  # $$.Execution.RedriveCount is the new count
+        ex.event_count = row.event_count  # the events of the step that ended it are in the history
+        ex.emit(None, "ExecutionRedriven", {"redriveCount": row.redrive_count})
+        _redo(ex, saved.get("wakeup") or {})
+        changes = {"status": ExecutionStatus.RUNNING, "stop_date": None, "output": None, "error": None,
+                   "cause": None, "redrive_count": row.redrive_count, "redrive_date": row.redrive_date}
+        updated = Execution.objects.filter(pk=row.pk, version=row.version).update(
+            version=row.version + 1, **changes)
+        if updated != 1:  # pragma: no cover - the row is locked
+            raise RuntimeError("execution changed while it was being redriven")
+        row.version += 1
+        for field, value in changes.items():
+            setattr(row, field, value)
+        _run_and_save(row, ex)
+        if ex.root_machine.timeout_seconds:
+            deadline = now() + ex.root_machine.timeout_seconds
+            tasks.execution_timeout.using(run_after=_real(deadline)).enqueue(row.pk)
+    execution.refresh_from_db()
+    return execution
+
+
+def _not_redrivable(row: Execution) -> str | None:
+    """Why AWS would refuse to redrive this execution (None: it may be redriven)."""
+    if row.status in (ExecutionStatus.RUNNING, ExecutionStatus.SUCCEEDED):
+        return f"Execution is {row.status} and cannot be redriven."
+    if not row.last_running_snapshot or not row.stop_date:
+        return "Execution was started before the launch of RedriveExecution."
+    if _datetime(now()) - row.stop_date > REDRIVE_WINDOW:
+        return "Execution redrivable period exceeded."
+    if _datetime(now()) - row.start_date > timedelta(days=365):
+        return "Execution has exceeded the max execution time."
+    if row.redrive_count >= MAX_REDRIVES:
+        return "Execution has reached the maximum number of redrives."
+    if row.event_count >= MAX_HISTORY_EVENTS - 1:
+        return "Execution history event limit exceeded."
+    return None
+
+
+def _redo(ex: EngineExecution, wakeup: dict) -> None:
+    """Replay the step that ended the execution, except that what failed is entered again.
+
+    The snapshot is from before that step. A task result that failed it (or a lost attempt), and every
+    task or wait that was withdrawn with it, is entered again; a successful result is delivered again
+    (the states after it run anew, and a Fail state fails again, as on AWS)."""
+    kind, frame_id = wakeup.get("kind"), wakeup.get("frame")
+    if kind == "task" and wakeup.get("ok") and frame_id in ex.pending:
+        attempt = TaskAttempt.objects.get(pk=wakeup["attempt"])
+        ex.resume_task(frame_id, result=json.loads(attempt.result))
+    elif kind == "wait" and frame_id in ex.pending:
+        ex.resume_wait(frame_id)
+    for suspension in list(ex.pending.values()):
+        frame = ex.frames[suspension.frame]
+        del ex.pending[suspension.frame]
+        frame.phase = None  # enter the state again: a new TaskScheduled, a new Wait
+        frame.retry_counts = None
+        ex.runnable.append(frame)
 
 
 # -- Task attempts ---------------------------------------------------------------------------------
@@ -533,7 +616,8 @@ def finish_attempt(attempt_id: int, result: Any = None, error: str | None = None
                 ex.resume_task(attempt.frame, error=error, cause=cause,
                                timed_out=status == AttemptStatus.TIMED_OUT)
 
-        _step(attempt.execution_id, apply)
+        _step(attempt.execution_id, apply, {"kind": "task", "frame": attempt.frame, "attempt": attempt.pk,
+                                            "ok": status == AttemptStatus.SUCCEEDED})
     return True
 
 

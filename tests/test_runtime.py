@@ -242,3 +242,91 @@ def test_async_express_runs_on_a_worker():
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.SUCCEEDED and json.loads(execution.output) == {"value": 10}
     assert execution.runs == 1 and not HistoryEvent.objects.exists()
+
+
+FAILS_LEFT = {"rt_fails_once": 0}
+
+
+@functions.register("rt_fails_once")
+def rt_fails_once(event, context):
+    CALLS.append(("fails_once", event))
+    if FAILS_LEFT["rt_fails_once"] > 0:
+        FAILS_LEFT["rt_fails_once"] -= 1
+        raise Flaky("not yet")
+    return {"fixed": True}
+
+
+def test_redrive_after_a_failure_reruns_only_the_failed_state():
+    FAILS_LEFT["rt_fails_once"] = 1
+    m = machine("redrivable", {"StartAt": "First", "States": {
+        "First": task("rt_double", Next="Second"),
+        "Second": task("rt_fails_once", ResultPath="$.second", End=True)}})
+    execution = runtime.start_execution(m, '{"value": 3}')
+    drain()
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.FAILED and execution.error == "Flaky"
+    failed_events = execution.event_count
+    execution = runtime.redrive_execution(execution)
+    assert execution.status == ExecutionStatus.RUNNING and execution.redrive_count == 1
+    assert execution.redrive_date is not None and execution.stop_date is None
+    drain()
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.SUCCEEDED, (execution.error, execution.cause)
+    assert json.loads(execution.output) == {"value": 6, "second": {"fixed": True}}
+    assert [c for c in CALLS if isinstance(c, dict)] == [{"value": 3}]  # First ran once, before the redrive
+    assert len([c for c in CALLS if isinstance(c, tuple)]) == 2
+    events = history(execution)
+    assert events[failed_events] == "ExecutionRedriven"
+    assert events[failed_events + 1:failed_events + 3] == ["TaskStateEntered", "LambdaFunctionScheduled"]
+    seqs = list(HistoryEvent.objects.filter(execution=execution).values_list("seq", flat=True))
+    assert seqs == list(range(1, len(seqs) + 1))
+
+
+def test_redrive_reruns_only_the_failed_branch_of_a_parallel():
+    FAILS_LEFT["rt_fails_once"] = 1
+    m = machine("branches", {"StartAt": "Both", "States": {"Both": {
+        "Type": "Parallel", "End": True, "Branches": [
+            {"StartAt": "Good", "States": {"Good": task("rt_double", End=True)}},
+            {"StartAt": "Bad", "States": {"Bad": task("rt_fails_once", End=True)}}]}}})
+    execution = runtime.start_execution(m, '{"value": 5}')
+    drain()
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.FAILED
+    runtime.redrive_execution(execution)
+    drain()
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.SUCCEEDED, (execution.error, execution.cause)
+    assert json.loads(execution.output) == [{"value": 10}, {"fixed": True}]
+    assert [c for c in CALLS if isinstance(c, dict)] == [{"value": 5}]
+
+
+def test_redrive_after_stop_restarts_the_aborted_task():
+    m = machine("restartable", {"StartAt": "T", "States": {"T": task("rt_double", End=True)}})
+    execution = runtime.start_execution(m, '{"value": 2}')
+    runtime.advance(execution.pk)
+    runtime.stop_execution(execution)
+    execution = runtime.redrive_execution(execution)
+    drain()
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.SUCCEEDED and json.loads(execution.output) == {"value": 4}
+
+
+@pytest.mark.parametrize("status", ["RUNNING", "SUCCEEDED"])
+def test_only_unsuccessful_executions_can_be_redriven(status):
+    m = machine()
+    execution = runtime.start_execution(m)
+    if status == "SUCCEEDED":
+        drain()
+        execution.refresh_from_db()
+    with pytest.raises(runtime.ExecutionNotRedrivable, match=f"Execution is {status}"):
+        runtime.redrive_execution(execution)
+
+
+def test_redrive_window_is_fourteen_days(settings):
+    m = machine("old", {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E"}}})
+    execution = runtime.start_execution(m)
+    drain()
+    execution.refresh_from_db()
+    settings.STEPWISE_CLOCK_OFFSET = 15 * 86400
+    with pytest.raises(runtime.ExecutionNotRedrivable, match="redrivable period exceeded"):
+        runtime.redrive_execution(execution)
