@@ -58,7 +58,7 @@ from engine import ExecutionOptions, TaskFailed, compile_definition, iter_proble
 from engine import InvalidDefinition as EngineInvalidDefinition
 from engine.errors import RUNTIME, TASK_FAILED, TIMEOUT
 from engine.history import details_key, json_text
-from engine.interpreter import RUNNING
+from engine.interpreter import FAILED, RUNNING
 from engine.limits import MAX_HISTORY_EVENTS, MAX_PAYLOAD_BYTES
 from engine.states import task_started
 
@@ -363,6 +363,8 @@ def _run_and_save(row: Execution, ex: EngineExecution, wakeup: dict | None = Non
 
     previous_snapshot = row.snapshot
     new = ex.run(max_transitions=BATCH_TRANSITIONS)
+    if ex.event_count >= MAX_HISTORY_EVENTS and ex.status is RUNNING:
+        _history_limit_reached(ex)
     _append_history(row, ex)
     if ex.cancelled:
         TaskAttempt.objects.open().filter(execution=row, frame__in=ex.cancelled).update(
@@ -396,6 +398,16 @@ def _run_and_save(row: Execution, ex: EngineExecution, wakeup: dict | None = Non
             log.error("execution %s: unknown suspension kind %r", row.pk, suspension.kind)
     if ex.runnable:  # the batch ran out of transitions: continue in a fresh step
         tasks.advance.enqueue(row.pk, row.version)
+
+
+def _history_limit_reached(ex: EngineExecution) -> None:
+    """AWS keeps at most 25,000 history events: the execution fails with the last one."""
+    last = MAX_HISTORY_EVENTS - 1
+    ex.events[:] = [event for event in ex.events if event["id"] <= last]
+    ex.event_count = last
+    ex.finish(FAILED, error=RUNTIME, cause=(
+        f"The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS}). "
+        "Split the work across executions (a Distributed Map, or a new execution that continues it)."))
 
 
 def _append_history(row: Execution, ex: EngineExecution) -> None:

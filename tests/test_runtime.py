@@ -330,3 +330,21 @@ def test_redrive_window_is_fourteen_days(settings):
     settings.STEPWISE_CLOCK_OFFSET = 15 * 86400
     with pytest.raises(runtime.ExecutionNotRedrivable, match="redrivable period exceeded"):
         runtime.redrive_execution(execution)
+
+
+def test_history_limit_fails_a_standard_execution_at_25000_events():
+    loop = {"StartAt": "Count", "States": {
+        "Count": {"Type": "Pass", "Next": "Again"},
+        "Again": {"Type": "Choice", "Choices": [
+            {"Variable": "$.stop", "IsPresent": True, "Next": "Done"}], "Default": "Count"},
+        "Done": {"Type": "Succeed"}}}
+    execution = runtime.start_execution(machine("forever", loop))
+    drain()
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.FAILED and execution.error == "States.Runtime"
+    assert execution.event_count == 25_000
+    last = HistoryEvent.objects.filter(execution=execution).order_by("-seq").first()
+    assert (last.seq, last.type) == (25_000, "ExecutionFailed")
+    assert HistoryEvent.objects.filter(execution=execution).count() == 25_000
+    with pytest.raises(runtime.ExecutionNotRedrivable, match="event limit"):
+        runtime.redrive_execution(execution)
