@@ -410,8 +410,14 @@ def compile_value(template: Any, field: str = ""):
     if not has_expression(template):
         return _constant(template)
     if type(template) is dict:
-        fields = [(key, compile_value(value, f"{field}/{key}")) for key, value in template.items()]
-        return lambda states, env: {key: fn(states, env) for key, fn in fields}
+        # Literal members are copied as they are; only expressions are called.
+        fields = [(key, compile_value(value, f"{field}/{key}") if has_expression(value) else None, value)
+                  for key, value in template.items()]
+
+        def evaluate_object(states: dict, env: Any) -> dict:
+            return {key: value if fn is None else fn(states, env) for key, fn, value in fields}
+
+        return evaluate_object
     items = [compile_value(value, f"{field}[{index}]") for index, value in enumerate(template)]
     return lambda states, env: [fn(states, env) for fn in items]
 

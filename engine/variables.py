@@ -53,15 +53,20 @@ def bind(frame, assigned: dict) -> None:
     """Bind `assigned` (name → value) in `frame`'s scope, or raise if it breaks AWS's limits."""
     execution = frame.execution
     size = execution.sizer.size
-    new = {name: size(value) for name, value in assigned.items()}
-    assigned_bytes = sum(new.values())
+    new = {}
+    assigned_bytes = 0
+    for name, value in assigned.items():
+        new[name] = value_bytes = size(value)
+        assigned_bytes += value_bytes
     if assigned_bytes > MAX_VARIABLE_BYTES:
         excess = assigned_bytes - MAX_VARIABLE_BYTES
         raise StatesError(DATA_LIMIT_EXCEEDED,
                           f"The Assign field exceeds the maximum variable assignment size by {excess} bytes.")
     ledger = execution.variable_sizes
     sizes = ledger.scope(frame)
-    total = ledger.total + assigned_bytes - sum(sizes.get(name, 0) for name in new)
+    total = ledger.total + assigned_bytes
+    for name in new:
+        total -= sizes.get(name, 0)
     if total > MAX_TOTAL_VARIABLE_BYTES:
         excess = total - MAX_TOTAL_VARIABLE_BYTES
         raise StatesError(DATA_LIMIT_EXCEEDED, "Execution total variable size limit exceeded. State "
