@@ -110,6 +110,7 @@ def execution_detail(request, pk):
         "output": _pretty(execution.output),
         "events": events,
         "attempts": execution.attempts.all(),
+        "redrivable": execution.type == MachineType.STANDARD and runtime.redrive_problem(execution) is None,
     }
     return render(request, "designer/execution.html", context)
 
@@ -127,6 +128,16 @@ def stop_execution(request, pk):
     try:
         runtime.stop_execution(execution, error=request.POST.get("error") or None,
                                cause=request.POST.get("cause") or None)
+    except runtime.StepwiseError as error:
+        messages.error(request, error.message)
+    return redirect(execution)
+
+
+@require_POST
+def redrive_execution(request, pk):
+    execution = get_object_or_404(Execution, pk=pk)
+    try:
+        runtime.redrive_execution(execution)
     except runtime.StepwiseError as error:
         messages.error(request, error.message)
     return redirect(execution)

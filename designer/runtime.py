@@ -521,6 +521,13 @@ def redrive_execution(execution: Execution) -> Execution:
     return execution
 
 
+def redrive_problem(execution: Execution) -> str | None:
+    """Why this execution cannot be redriven now (DescribeExecution's redriveStatusReason), or None."""
+    if execution.type == MachineType.EXPRESS:
+        return "Express executions cannot be redriven."
+    return _not_redrivable(execution)
+
+
 def _not_redrivable(row: Execution) -> str | None:
     """Why AWS would refuse to redrive this execution (None: it may be redriven)."""
     if row.status in (ExecutionStatus.RUNNING, ExecutionStatus.SUCCEEDED):

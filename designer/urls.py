@@ -16,6 +16,7 @@ urlpatterns = [
     path("machines/<str:name>/start/", pages.start_execution, name="machine-start"),
     path("executions/<int:pk>/", pages.execution_detail, name="execution"),
     path("executions/<int:pk>/stop/", pages.stop_execution, name="execution-stop"),
+    path("executions/<int:pk>/redrive/", pages.redrive_execution, name="execution-redrive"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

@@ -116,3 +116,16 @@ def test_sync_express_from_the_page_shows_the_result(client):
     response = client.post(reverse("machine-start", args=["fast"]), {"input": "{}"}, follow=True)
     html = response.content.decode()
     assert "status-succeeded" in html and "keep no history" in html
+
+
+def test_redrive_button_continues_a_failed_execution(client):
+    machine = runtime.create_state_machine("again", json.dumps(
+        {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Oops"}}}))
+    execution = runtime.start_execution(machine)
+    drain()
+    assert "Redrive" in client.get(execution.get_absolute_url()).content.decode()
+    client.post(reverse("execution-redrive", args=[execution.pk]))
+    execution.refresh_from_db()
+    assert execution.redrive_count == 1
+    html = client.get(execution.get_absolute_url()).content.decode()
+    assert "ExecutionRedriven" in html and "status-failed" in html  # a Fail state fails again, as on AWS
