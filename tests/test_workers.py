@@ -191,3 +191,17 @@ def test_four_workers_on_postgres_race_without_duplicate_work(tmp_path):
         assert deployment.sql(NO_CRASHES) == []
     finally:
         deployment.close()
+
+
+def test_async_express_restarts_from_the_beginning_when_its_worker_dies(deployment):
+    create_machine(deployment, "quick", {"StartAt": "Slow", "States": {
+        "Slow": {"Type": "Task", "Resource": LAMBDA + "slow_first_time", "End": True}}}, "EXPRESS")
+    start(deployment, "quick", "once", {"sleep": 60})
+    doomed = deployment.start_worker()
+    deployment.wait_for_calls(1)
+    doomed.kill()
+    deployment.start_worker()
+    deployment.wait_until(STATUS, "SUCCEEDED", params=("once",), timeout=20)
+    assert deployment.scalar("SELECT runs FROM designer_execution WHERE name='once'") == 2  # at least once
+    assert deployment.call_count() == 2
+    assert deployment.scalar("SELECT count(*) FROM designer_historyevent") == 0
