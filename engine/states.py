@@ -44,14 +44,20 @@ def caught(ex: Execution, frame: Frame, state: State, catcher: Catcher, error: s
     # AWS's error output always has a Cause string: a task that timed out (whose history event and
     # execution failure have no cause) is caught as {"Error": "States.Timeout", "Cause": ""}.
     error_output = {"Error": error, "Cause": "" if cause is None else cause}
-    if state.language == JSONATA:
-        binding = jsonata_binding(frame, errorOutput=error_output)
-        output = catcher.output(binding, frame) if catcher.output is not None else error_output
-        assigned = catcher.assign(binding, frame) if catcher.assign is not None else None
-    else:
-        assigned = catcher.assign(error_output, frame) if catcher.assign is not None else None
-        output = io.result_path(catcher.result_path, frame.value, error_output)
-    return ex.leave(frame, state, output, assigned, next_state=catcher.next)
+    try:
+        if state.language == JSONATA:
+            binding = jsonata_binding(frame, errorOutput=error_output)
+            output = catcher.output(binding, frame) if catcher.output is not None else error_output
+            assigned = catcher.assign(binding, frame) if catcher.assign is not None else None
+        else:
+            assigned = catcher.assign(error_output, frame) if catcher.assign is not None else None
+            output = io.result_path(catcher.result_path, frame.value, error_output)
+        return ex.leave(frame, state, output, assigned, next_state=catcher.next)
+    except StatesError as failure:
+        # A catcher whose own Output or Assign fails does not catch again: the state fails with that error.
+        from dataclasses import replace
+
+        return ex.state_failed(frame, replace(state, retriers=(), catchers=()), failure)
 
 
 def effective_input(state: State, frame: Frame) -> Any:
