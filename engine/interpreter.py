@@ -374,7 +374,11 @@ class Execution:
             cause = (f"An error occurred while executing the state '{state.name}' "
                      f"(entered at the event id #{frame.entered_event_id}). {cause}")
             if name == QUERY_EVALUATION_ERROR or state.language == JSONATA:
-                self.emit(frame, "EvaluationFailed", {"error": name, "cause": cause, "state": state.name})
+                details = {"error": name, "cause": cause, "state": state.name}
+                location = getattr(error, "location", None)  # the JSONata field that failed (engine.jsonata)
+                if location:
+                    details["location"] = location
+                self.emit(frame, "EvaluationFailed", details)
         if state.retriers:
             index = find_retrier(state.retriers, name)
             if index is not None:

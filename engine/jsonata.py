@@ -64,9 +64,20 @@ class InvalidExpression(ValueError):
 
 
 # -- errors -----------------------------------------------------------------------------------------
+class QueryEvaluationError(StatesError):
+    """States.QueryEvaluationError raised by an expression; `location` is its field, which AWS also
+    records in the EvaluationFailed history event."""
+
+    __slots__ = ("location",)
+
+    def __init__(self, cause: str, location: str):
+        super().__init__(QUERY_EVALUATION_ERROR, cause)
+        self.location = location
+
+
 def _field_error(source: str, field: str, problem: str) -> StatesError:
-    return StatesError(QUERY_EVALUATION_ERROR,
-                       f"The JSONata expression '{source}' specified for the field '{field}' {problem}")
+    return QueryEvaluationError(
+        f"The JSONata expression '{source}' specified for the field '{field}' {problem}", field)
 
 
 class _Undefined(Exception):

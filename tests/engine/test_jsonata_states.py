@@ -150,3 +150,10 @@ def test_a_failing_expression_records_an_evaluation_failed_event():
     events = run(definition, {}).events
     failed = [event for event in events if event["type"] == "EvaluationFailed"]
     assert len(failed) == 1
+
+
+def test_the_evaluation_failed_event_names_the_field():
+    definition = machine({"P": {"Type": "Pass", "Output": {"v": "{% $states.input.absent %}"}, "End": True}})
+    [failed] = [event for event in run(definition, {}).events if event["type"] == "EvaluationFailed"]
+    details = failed["evaluationFailedEventDetails"]
+    assert (details["location"], details["state"]) == ("Output/v", "P")
