@@ -8,6 +8,7 @@ in it: events are output, handed to the caller as they happen.
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 FORMAT = 1
@@ -55,7 +56,8 @@ def load(cls, machine, snapshot: dict, options) -> Any:
 
     ex = cls(machine, snapshot["input"], options)
     ex.started = snapshot["started"]
-    ex.status = snapshot["status"]
+    # Statuses are compared by identity in the hot loop: use the interned constant, not JSON's copy.
+    ex.status = sys.intern(snapshot["status"])
     ex.output, ex.error, ex.cause = snapshot["output"], snapshot["error"], snapshot["cause"]
     ex.event_count = snapshot["event_count"]
     ex.transitions = snapshot["transitions"]

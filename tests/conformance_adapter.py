@@ -20,7 +20,8 @@ from engine.history import reduced
 
 REGION, ACCOUNT = "us-east-1", "111111111111"
 
-# Set STEPWISE_SNAPSHOT_EVERY_TRANSITION=1 to dump and reload the execution after every transition.
+# Set STEPWISE_SNAPSHOT_EVERY_TRANSITION=1 (or this attribute) to dump and reload the execution after
+# every transition.
 RELOAD_EVERY_TRANSITION = os.environ.get("STEPWISE_SNAPSHOT_EVERY_TRANSITION") == "1"
 
 
