@@ -40,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 
 from designer.models import (
     AttemptStatus,
@@ -411,16 +411,29 @@ def _history_limit_reached(ex: EngineExecution) -> None:
 
 
 def _append_history(row: Execution, ex: EngineExecution) -> None:
+    """Insert the step's new events. One executemany: the ORM's bulk_create costs ~100 µs an event,
+    which would be most of a step's time for pure states."""
     events = ex.events
     if not events:
         return
-    HistoryEvent.objects.bulk_create([
-        HistoryEvent(execution=row, seq=event["id"], type=event["type"],
-                     timestamp=_datetime(event["timestamp"]), previous_event_id=event["previousEventId"],
-                     details=event.get(details_key(event["type"])))
+    connection = connections[HistoryEvent.objects.db]
+    adapt = connection.ops.adapt_datetimefield_value
+    json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    table = connection.ops.quote_name(HistoryEvent._meta.db_table)
+    rows = [
+        (row.pk, event["id"], event["type"], adapt(_datetime(event["timestamp"])), event["previousEventId"],
+         _details_json(event.get(details_key(event["type"]))))
         for event in events
-    ])
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} (execution_id, seq, type, timestamp, previous_event_id, details) "
+            f"VALUES (%s, %s, %s, %s, %s, %s{json_cast})", rows)
     events.clear()
+
+
+def _details_json(details: dict | None) -> str:
+    return json.dumps(details, ensure_ascii=False, separators=(",", ":"))
 
 
 # -- wake-ups --------------------------------------------------------------------------------------
