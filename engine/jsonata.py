@@ -240,13 +240,16 @@ _STATES_WITHOUT_CONTEXT = re.compile(r"\$states\s*\.\s*(input|result|errorOutput
 _STATES = re.compile(r"\$states\b")
 # A plain path over JSON values (`$states.input.items`, `$order.id`) yields JSON values only.
 _PLAIN_PATH = re.compile(r"\$\w+(\s*\.\s*\w+)*")
+# A path of field names only: read in Python when every step is an object member (see _walk).
+_FIELD_PATH = re.compile(r"\$(\w+)((?:\.[^\W\d]\w*)*)")
+_MISSING = object()
 
 
 class _Parsed:
     """What compiling one expression text yields, shared by every field that holds the same text."""
 
     __slots__ = ("source", "compiled", "variables", "needs_context", "env_functions", "computes",
-                 "_type_probe")
+                 "path", "_type_probe")
 
     def __init__(self, source: str):
         self.source = source
@@ -257,6 +260,9 @@ class _Parsed:
         self.needs_context = len(_STATES.findall(source)) > len(_STATES_WITHOUT_CONTEXT.findall(source))
         self.env_functions = tuple(sorted(names & ENV_FUNCTIONS))
         self.computes = _PLAIN_PATH.fullmatch(source) is None
+        field_path = _FIELD_PATH.fullmatch(source)
+        self.path = None if field_path is None else (
+            field_path.group(1), tuple(field_path.group(2).split(".")[1:]))
         self.compiled = self._compile(source, names)
         self._type_probe = None
 
@@ -318,6 +324,10 @@ class Expression:
 
     def __call__(self, states: dict, env: Any) -> Any:
         parsed = self.parsed
+        if parsed.path is not None:
+            value = _walk(parsed.path, states, env)
+            if value is not _MISSING:
+                return value
         bindings = {"states": dict(states, context=env.context) if parsed.needs_context else states}
         if parsed.variables:
             variables = env.variables
@@ -360,6 +370,35 @@ class Expression:
 
     def _undefined(self) -> StatesError:
         return _field_error(self.source, self.field, "returned nothing (undefined).")
+
+
+def _walk(path: tuple, states: dict, env: Any) -> Any:
+    """`$states.input.order.id` or `$var.a.b` read directly, when every step is a member of an object.
+
+    JSONata gives the same value, but only after converting the whole input to its own numbers:
+    this way an integer beyond 2**53 (an id, say) stays exact, as AWS keeps it, and a large input
+    is not copied twice. Anything else (a missing member, a step over an array, which JSONata maps)
+    returns _MISSING and is left to JSONata."""
+    root, steps = path
+    if root == "states":
+        if not steps:
+            return _MISSING
+        if steps[0] == "context":
+            value, steps = env.context, steps[1:]
+        else:
+            value = states
+    else:
+        variables = env.variables
+        if root not in variables:
+            return _MISSING
+        value = variables[root]
+    for step in steps:
+        if type(value) is not dict:
+            return _MISSING
+        value = value.get(step, _MISSING)
+        if value is _MISSING:
+            return _MISSING
+    return value
 
 
 def _non_finite(number: float) -> str:

@@ -272,3 +272,21 @@ def test_a_regular_expression_cannot_backtrack_catastrophically():
     started = time.perf_counter()
     assert evaluate("{% $contains('" + "a" * 64 + "!', /^(a+)+$/) %}") is False
     assert time.perf_counter() - started < 1
+
+
+# -- plain paths ------------------------------------------------------------------------------------
+def test_a_plain_path_keeps_large_integers_exact():
+    big = 12345678901234567
+    assert evaluate("{% $states.input.order.id %}", {"input": {"order": {"id": big}}}) == big
+    assert evaluate("{% $order.id %}", env=Env({"order": {"id": big}})) == big
+
+
+def test_a_plain_path_over_an_array_maps_as_jsonata_does():
+    states = {"input": {"items": [{"price": 1}, {"price": 2}]}}
+    assert evaluate("{% $states.input.items.price %}", states) == [1, 2]
+
+
+def test_a_plain_path_to_a_missing_member_is_undefined():
+    cause = failure("{% $states.input.a.b %}", {"input": {"a": {}}}).cause
+    assert cause.endswith("returned nothing (undefined).")
+    assert evaluate("{% $states.input.a %}", {"input": {"a": None}}) is None
