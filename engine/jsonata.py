@@ -206,10 +206,17 @@ def _clock(env: Any):
         return int(now * 1000)
 
     def iso(picture: Any = None, timezone: Any = None) -> str:
-        moment = datetime.fromtimestamp(now, UTC)
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+        if picture is None and timezone is None:
+            moment = datetime.fromtimestamp(now, UTC)
+            return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+        # $now(picture, timezone) formats like $fromMillis, which does the work.
+        bindings = {"millis": int(now * 1000), "picture": picture, "timezone": timezone}
+        return _FROM_MILLIS.evaluate(None, {k: v for k, v in bindings.items() if v is not None})
 
     return millis, iso
+
+
+_FROM_MILLIS = jsonatapy.compile("$fromMillis($millis, $picture, $timezone)")
 
 
 def _now_of(env: Any) -> float:

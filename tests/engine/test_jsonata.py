@@ -290,3 +290,9 @@ def test_a_plain_path_to_a_missing_member_is_undefined():
     cause = failure("{% $states.input.a.b %}", {"input": {"a": {}}}).cause
     assert cause.endswith("returned nothing (undefined).")
     assert evaluate("{% $states.input.a %}", {"input": {"a": None}}) is None
+
+
+def test_now_formats_with_a_picture_and_timezone():
+    env = Env()
+    env.execution = SimpleNamespace(options=SimpleNamespace(clock=lambda: 1_715_000_000))
+    assert evaluate("{% $now('[Y0001]-[M01]-[D01] [H01]', '+0100') %}", env=env) == "2024-05-06 13"
