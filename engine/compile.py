@@ -109,6 +109,8 @@ class Machine:
     language: str = JSONPATH
     timeout_seconds: int | None = None
     definition: dict | None = None
+    # A Distributed Map's iterations are child executions: they cannot read the parent's variables.
+    reads_outer_variables: bool = True
 
 
 def compile_definition(definition: dict, validate: bool = True, machine_type: str = "STANDARD") -> Machine:
@@ -282,6 +284,7 @@ def _compile_map(state: State, raw: dict, language: str) -> None:
     state.processor = _machine(processor, language)
     config = processor.get("ProcessorConfig") or {}
     state.distributed = config.get("Mode") == "DISTRIBUTED"
+    state.processor.reads_outer_variables = not state.distributed
     state.label = raw.get("Label")
     if language == JSONPATH:
         state.items = compile_path(raw["ItemsPath"]) if raw.get("ItemsPath") is not None else None

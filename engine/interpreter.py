@@ -114,8 +114,9 @@ class Frame:
         self.outcome: Any = None
         self.fanout: Any = None
         self.local_variables: dict = {}
-        self.variables = (self.local_variables if parent is None
-                          else ChainMap(self.local_variables, parent.variables))
+        scope = self.local_variables
+        inherits = parent is not None and self.machine.reads_outer_variables
+        self.variables = ChainMap(scope, parent.variables) if inherits else scope
         self.task_token: str | None = None
         # Frames of a DISTRIBUTED Map are child executions: their events are not the parent's history.
         self.silent = parent.silent if parent is not None else False

@@ -292,3 +292,13 @@ def test_the_variables_of_finished_iterations_no_longer_count():
     )
     result = run(definition, {})
     assert result.status == "SUCCEEDED" and len(result.output) == 60
+
+
+def test_a_distributed_map_iteration_cannot_read_the_parent_variables():
+    processor = branch(pass_state(Output={"sees_outer": "{% $exists($outer) %}"}))
+    processor["ProcessorConfig"] = {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    definition = chain(
+        pass_state(Assign={"outer": 1}),
+        {"Type": "Map", "Items": [1], "ItemSelector": {"outer": "{% $outer %}"}, "ItemProcessor": processor},
+    )
+    assert run(definition, {}).output == [{"sees_outer": False}]
