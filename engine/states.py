@@ -79,6 +79,11 @@ def resolve_number(spec: Any, frame: Frame, effective: Any, field: str, integer:
                                        f"{source.normalized}") from None
     else:
         value = source(jsonata_binding(frame), frame)
+        if type(value) is float and value.is_integer():
+            value = int(value)
+        if type(value) is not int or value <= 0:
+            raise StatesError(QUERY_EVALUATION_ERROR, f"The {field_name} field must evaluate to a positive "
+                                                      f"integer, but was: {_json(value)}")
     return value
 
 

@@ -157,3 +157,10 @@ def test_the_evaluation_failed_event_names_the_field():
     [failed] = [event for event in run(definition, {}).events if event["type"] == "EvaluationFailed"]
     details = failed["evaluationFailedEventDetails"]
     assert (details["location"], details["state"]) == ("Output/v", "P")
+
+
+def test_task_timeouts_given_as_expressions_must_be_positive_integers():
+    definition = machine({"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                                "TimeoutSeconds": "{% $states.input.timeout %}", "End": True}})
+    cause = cause_of(definition, {"timeout": "soon"})
+    assert cause.endswith('The TimeoutSeconds field must evaluate to a positive integer, but was: "soon"')
