@@ -9,11 +9,14 @@ An expression is parsed once, when the definition is compiled (`compile_value`),
 Rust implementation of JSONata 2.0.6. At run time it is handed only what its text names: `$states`
 (with `context` only when the text reads more of `$states` than `input`, `result` or
 `errorOutput`) and the variables it mentions, so evaluating `$total + $states.input.x` costs the
-same whether the execution holds two variables or two thousand.
+same whether the execution holds two variables or two thousand. A path of member names only
+(`$states.input.order.id`, `$cart.total`) is read directly in Python, which keeps integers beyond
+2**53 exact (jsonatapy's numbers are doubles; AWS keeps them) and spares converting a large input.
 
 What AWS adds on top of the language, and corrects here in one place:
 - six functions of its own (`$partition`, `$range`, `$hash`, `$random`, `$uuid`, `$parse`), with
-  AWS's argument checks, and no `$eval`;
+  AWS's argument checks, and no `$eval`; `$random`, `$uuid`, `$now` and `$millis` read the
+  injected environment, so a run can be replayed;
 - an expression whose value is undefined (or a function) fails the state with
   `States.QueryEvaluationError`, naming the field it was written in (`Output/a/b[0]`, `Assign/x`,
   `Choices[1]/Condition`, …); a JSON `null` is a value like any other;
