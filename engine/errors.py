@@ -54,10 +54,11 @@ def error_matches(error_equals: tuple[str, ...] | list[str], name: str | None) -
         return False
     if name in error_equals:
         return True
+    if ALL in error_equals:
+        # Recorded on AWS: States.ALL catches a task's States.DataLimitExceeded.
+        return True
     if name in NOT_MATCHED_BY_WILDCARDS:
         return False
-    if ALL in error_equals:
-        return True
     # AWS: "States.TaskFailed acts as a wildcard that matches any known error name except for
     # States.Timeout".
     return TASK_FAILED in error_equals and name != TIMEOUT

@@ -17,7 +17,20 @@ from engine.errors import RESULT_PATH_MATCH_FAILURE, RUNTIME, StatesError
 from engine.paths import PathNotFound, set_path
 
 
-def _invalid_path(path) -> StatesError:
+def _invalid_path(path, value: Any = None) -> StatesError:
+    # Jayway (which AWS uses) says "No results for path" when the last key is missing, but
+    # "Missing property in path <prefix>" when an object on the way lacks the next key.
+    keys = path.keys if path.root == "input" else None
+    if keys:
+        current = value
+        for index, key in enumerate(keys[:-1]):
+            if type(current) is dict and type(key) is str and key not in current:
+                prefix = "$" + "".join(f"['{k}']" if type(k) is str else f"[{k}]" for k in keys[:index + 1])
+                return StatesError(RUNTIME, f"Invalid path '{path.text}' : Missing property in path {prefix}")
+            try:
+                current = current[key]
+            except (KeyError, IndexError, TypeError):
+                break
     return StatesError(RUNTIME, f"Invalid path '{path.text}' : No results for path: {path.normalized}")
 
 
@@ -30,7 +43,7 @@ def input_path(state: State, value: Any, env: Any) -> Any:
     try:
         return path.get(value, env)
     except PathNotFound:
-        raise _invalid_path(path) from None
+        raise _invalid_path(path, value) from None
 
 
 def parameters(state: State, value: Any, env: Any) -> Any:
@@ -71,7 +84,7 @@ def output_path(state: State, value: Any, env: Any) -> Any:
     try:
         return path.get(value, env)
     except PathNotFound:
-        raise _invalid_path(path) from None
+        raise _invalid_path(path, value) from None
 
 
 def state_output(state: State, state_input: Any, result: Any, env: Any) -> Any:
