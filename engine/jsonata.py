@@ -34,6 +34,7 @@ import json
 import math
 import random as random_module
 import re
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -214,12 +215,10 @@ def _clock(env: Any):
             return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
         # $now(picture, timezone) formats like $fromMillis, which does the work.
         bindings = {"millis": int(now * 1000), "picture": picture, "timezone": timezone}
-        return _FROM_MILLIS.evaluate(None, {k: v for k, v in bindings.items() if v is not None})
+        format_millis = _compiled_here("$fromMillis($millis, $picture, $timezone)", frozenset())
+        return format_millis.evaluate(None, {k: v for k, v in bindings.items() if v is not None})
 
     return millis, iso
-
-
-_FROM_MILLIS = jsonatapy.compile("$fromMillis($millis, $picture, $timezone)")
 
 
 def _now_of(env: Any) -> float:
@@ -256,37 +255,29 @@ _MISSING = object()
 
 
 class _Parsed:
-    """What compiling one expression text yields, shared by every field that holds the same text."""
+    """What one expression text is, found once and shared by every field that holds the same text:
+    the names it reads, whether it needs the context, whether it is a plain path. The compiled
+    jsonatapy expression itself is not shared between threads (see `_compiled_here`)."""
 
-    __slots__ = ("source", "compiled", "variables", "needs_context", "env_functions", "computes",
-                 "path", "_type_probe")
+    __slots__ = ("source", "names", "variables", "needs_context", "env_functions", "computes", "path")
 
     def __init__(self, source: str):
         self.source = source
-        names = set(_NAME.findall(source))
+        self.names = frozenset(_NAME.findall(source))
         # Every `$name` the text mentions, whatever it turns out to be (a variable, a local, a
         # function): binding a workflow variable the expression does not read is harmless.
-        self.variables = tuple(sorted(names - {"states"}))
+        self.variables = tuple(sorted(self.names - {"states"}))
         self.needs_context = len(_STATES.findall(source)) > len(_STATES_WITHOUT_CONTEXT.findall(source))
-        self.env_functions = tuple(sorted(names & ENV_FUNCTIONS))
+        self.env_functions = tuple(sorted(self.names & ENV_FUNCTIONS))
         self.computes = _PLAIN_PATH.fullmatch(source) is None
         field_path = _FIELD_PATH.fullmatch(source)
         self.path = None if field_path is None else (
             field_path.group(1), tuple(field_path.group(2).split(".")[1:]))
-        self.compiled = self._compile(source, names)
-        self._type_probe = None
+        _compiled_here(source, self.names)  # a syntax error surfaces now, at definition time
 
-    @staticmethod
-    def _compile(source: str, names: set[str]):
-        try:
-            compiled = jsonatapy.compile(source, timeout=TIME_LIMIT_MS, max_stack_depth=DEPTH_LIMIT)
-        except ValueError as exc:
-            raise InvalidExpression(source, re.sub(r"^(Parse error:\s*)", "", str(exc))) from None
-        for name in names & STATIC_FUNCTIONS.keys():
-            compiled.register(name, STATIC_FUNCTIONS[name])
-        for name in names & OVERRIDDEN_BUILTINS.keys():
-            compiled.register_override(name, OVERRIDDEN_BUILTINS[name])
-        return compiled
+    def compiled(self, env: Any):
+        """The expression compiled for this thread, or for `env` alone if it reads the environment."""
+        return self.bound(env) if self.env_functions else _compiled_here(self.source, self.names)
 
     def bound(self, env: Any, source: str | None = None):
         """The compiled expression with `$random`, `$uuid`, `$now`, `$millis` bound to `env`.
@@ -294,7 +285,7 @@ class _Parsed:
         jsonatapy keeps host functions on the compiled expression, so an expression that reads the
         environment is compiled again for each evaluation (a few microseconds): the shared one
         never holds an execution's state."""
-        compiled = self._compile(source or self.source, set(_NAME.findall(self.source)))
+        compiled = _compile(source or self.source, self.names)
         functions = set(self.env_functions)
         if "random" in functions:
             compiled.register_override("random", _random(env))
@@ -311,9 +302,39 @@ class _Parsed:
         source = f"$type(({self.source}))"
         if self.env_functions:
             return self.bound(env, source)
-        if self._type_probe is None:
-            self._type_probe = self._compile(source, set(_NAME.findall(self.source)))
-        return self._type_probe
+        return _compiled_here(source, self.names)
+
+
+def _compile(source: str, names: frozenset[str]):
+    try:
+        compiled = jsonatapy.compile(source, timeout=TIME_LIMIT_MS, max_stack_depth=DEPTH_LIMIT)
+    except ValueError as exc:
+        raise InvalidExpression(source, re.sub(r"^(Parse error:\s*)", "", str(exc))) from None
+    for name in names & STATIC_FUNCTIONS.keys():
+        compiled.register(name, STATIC_FUNCTIONS[name])
+    for name in names & OVERRIDDEN_BUILTINS.keys():
+        compiled.register_override(name, OVERRIDDEN_BUILTINS[name])
+    return compiled
+
+
+# jsonatapy's compiled expressions are bound to the thread that made them (evaluating one from
+# another thread panics, dropping one there leaks it), and a compiled machine may be run by any
+# thread of a server. So each thread keeps its own compiled copies, by text: compiling is a few
+# microseconds, and a thread's copies are released by that thread, when it clears its table or ends.
+_here = threading.local()
+MAX_COMPILED_PER_THREAD = 4096
+
+
+def _compiled_here(source: str, names: frozenset[str]):
+    table = getattr(_here, "table", None)
+    if table is None:
+        table = _here.table = {}
+    compiled = table.get(source)
+    if compiled is None:
+        if len(table) >= MAX_COMPILED_PER_THREAD:
+            table.clear()
+        compiled = table[source] = _compile(source, names)
+    return compiled
 
 
 @functools.lru_cache(maxsize=4096)
@@ -344,7 +365,7 @@ class Expression:
             for name in parsed.variables:
                 if name in variables:
                     bindings[name] = variables[name]
-        compiled = parsed.bound(env) if parsed.env_functions else parsed.compiled
+        compiled = parsed.compiled(env)
         result = self._evaluate(compiled, bindings)
         if result is None:
             return self._none(bindings, env)

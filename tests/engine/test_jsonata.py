@@ -296,3 +296,15 @@ def test_now_formats_with_a_picture_and_timezone():
     env = Env()
     env.execution = SimpleNamespace(options=SimpleNamespace(clock=lambda: 1_715_000_000))
     assert evaluate("{% $now('[Y0001]-[M01]-[D01] [H01]', '+0100') %}", env=env) == "2024-05-06 13"
+
+
+# -- threads ----------------------------------------------------------------------------------------
+def test_an_expression_compiled_in_one_thread_runs_in_another():
+    import threading
+
+    expression = compile_value("{% $states.input.n * 2 + $count([1, 2]) %}", "Output")
+    results = []
+    worker = threading.Thread(target=lambda: results.append(expression({"input": {"n": 20}}, Env())))
+    worker.start()
+    worker.join()
+    assert results == [42]
