@@ -348,3 +348,53 @@ def test_history_limit_fails_a_standard_execution_at_25000_events():
     assert HistoryEvent.objects.filter(execution=execution).count() == 25_000
     with pytest.raises(runtime.ExecutionNotRedrivable, match="event limit"):
         runtime.redrive_execution(execution)
+
+
+@functions.register("rt_sleep")
+def rt_sleep(event, context):
+    time.sleep(event.get("sleep", 1))
+    return "late"
+
+
+def test_task_timeout_is_a_states_timeout_that_catch_sees():
+    m = machine("impatient", {"StartAt": "T", "States": {
+        "T": task("rt_sleep", TimeoutSeconds=1, End=True,
+                  Catch=[{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.error", "Next": "Gave up"}]),
+        "Gave up": {"Type": "Pass", "End": True}}})
+    execution = runtime.start_execution(m, '{"sleep": 3}')
+    drain()
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.SUCCEEDED
+    assert json.loads(execution.output)["error"]["Error"] == "States.Timeout"
+    assert TaskAttempt.objects.get(execution=execution).status == AttemptStatus.TIMED_OUT
+    assert "LambdaFunctionTimedOut" in history(execution)
+
+
+def test_lost_attempt_found_by_the_lease_check_fails_with_states_task_failed(settings):
+    settings.STEPWISE_TASK_LEASE_SECONDS = 0.2
+    m = machine("orphan", {"StartAt": "T", "States": {"T": task("rt_double", End=True)}})
+    execution = runtime.start_execution(m, '{"value": 1}')
+    runtime.advance(execution.pk)
+    attempt = runtime.claim_attempt(TaskAttempt.objects.get().pk, "worker-that-dies")
+    time.sleep(0.3)  # nobody renews the lease
+    drain()  # the lease check (and the attempt's queued run, which finds it already claimed)
+    execution.refresh_from_db()
+    attempt.refresh_from_db()
+    assert attempt.status == AttemptStatus.LOST and attempt.error == "States.TaskFailed"
+    assert execution.status == ExecutionStatus.FAILED and execution.error == "States.TaskFailed"
+    assert "worker-that-dies" in execution.cause
+    assert CALLS == []  # never run again
+    assert runtime.finish_attempt(attempt.pk, result={"value": 2}) is False  # a late result is discarded
+
+
+def test_state_machine_timeout_times_the_execution_out(settings):
+    m = machine("bounded", {"TimeoutSeconds": 5, "StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 3600, "End": True}}})
+    execution = runtime.start_execution(m)
+    drain()
+    settings.STEPWISE_CLOCK_OFFSET = 6
+    make_due()
+    drain()
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.TIMED_OUT and execution.error == "States.Timeout"
+    assert history(execution)[-1] == "ExecutionTimedOut"
