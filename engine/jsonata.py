@@ -21,7 +21,7 @@ What AWS adds on top of the language, and corrects here in one place:
   `States.QueryEvaluationError`, naming the field it was written in (`Output/a/b[0]`, `Assign/x`,
   `Choices[1]/Condition`, …); a JSON `null` is a value like any other;
 - a non-finite number is written as the string JavaScript names it (`"Infinity"`, `"NaN"`);
-- evaluation is bounded: a time limit and a nesting limit per expression. jsonatapy's regular
+- evaluation is bounded: a time, nesting and sequence-length limit per expression. jsonatapy's regular
   expressions run on Rust's `regex` engine, which matches in linear time, so a hostile pattern
   cannot backtrack catastrophically.
 """
@@ -43,9 +43,11 @@ import jsonatapy
 from engine.errors import QUERY_EVALUATION_ERROR, StatesError
 from engine.intrinsics import HASH_ALGORITHMS
 
-# A hostile expression must not hold a worker: evaluation stops after this long, or this deep.
+# A hostile expression must not hold a worker: evaluation stops after this long, this deep, or when a
+# sequence grows this long (AWS's memory bound lets about 870,000 numbers through).
 TIME_LIMIT_MS = 5000
 DEPTH_LIMIT = 100  # AWS refuses expressions nested deeper than 100 levels
+MAX_SEQUENCE_LENGTH = 1_000_000
 # AWS refuses to build a `$range` larger than this (measured by others on AWS).
 MAX_RANGE_ITEMS = 360_145
 
@@ -307,7 +309,8 @@ class _Parsed:
 
 def _compile(source: str, names: frozenset[str]):
     try:
-        compiled = jsonatapy.compile(source, timeout=TIME_LIMIT_MS, max_stack_depth=DEPTH_LIMIT)
+        compiled = jsonatapy.compile(source, timeout=TIME_LIMIT_MS, max_stack_depth=DEPTH_LIMIT,
+                                     max_sequence_length=MAX_SEQUENCE_LENGTH)
     except ValueError as exc:
         raise InvalidExpression(source, re.sub(r"^(Parse error:\s*)", "", str(exc))) from None
     for name in names & STATIC_FUNCTIONS.keys():

@@ -308,3 +308,8 @@ def test_an_expression_compiled_in_one_thread_runs_in_another():
     worker.start()
     worker.join()
     assert results == [42]
+
+
+def test_a_sequence_too_long_to_build_is_refused():
+    assert evaluate("{% $count([1..800000]) %}") == 800000
+    assert "D2015" in failure("{% $count([1..2000000]) %}").cause
