@@ -74,33 +74,33 @@ class PayloadSizer:
 
     def _measure(self, value: Any, kind: type) -> int:
         # The hot path of the size check: it runs for every new container a state builds. Scalars
-        # and cache hits are handled inline; key sizes are remembered across documents.
+        # and cache hits are measured inline (no call per item); key sizes are remembered.
         if kind is dict:
             total = 1 + 2 * len(value)  # braces, a colon per key, commas between entries
             key_size = _key_size
-            for key, item in value.items():
+            for key in value:
                 known = key_size(key)
-                total += (known if known is not None else _remember_key(key)) + self._item_size(item)
-            return total
-        total = 1 + len(value)
-        item_size = self._item_size
-        for item in value:
-            total += item_size(item)
+                total += known if known is not None else _remember_key(key)
+            items = value.values()
+        else:
+            total = 1 + len(value)
+            items = value
+        cache_get = self._cache.get
+        for item in items:
+            item_kind = type(item)
+            if item_kind is str:
+                if item.isascii() and item.isprintable() and '"' not in item and "\\" not in item:
+                    total += len(item) + 2
+                else:
+                    total += _string_size(item)
+            elif item_kind is int or item_kind is float:
+                total += len(repr(item))
+            elif item_kind is dict or item_kind is list:
+                hit = cache_get(id(item))
+                total += hit[1] if hit is not None and hit[0] is item else self.size(item)
+            else:
+                total += self.size(item)
         return total
-
-    def _item_size(self, item: Any) -> int:
-        kind = type(item)
-        if kind is str:
-            if item.isascii() and item.isprintable() and '"' not in item and "\\" not in item:
-                return len(item) + 2
-            return _string_size(item)
-        if kind is int or kind is float:
-            return len(repr(item))
-        if kind is dict or kind is list:
-            hit = self._cache.get(id(item))
-            if hit is not None and hit[0] is item:
-                return hit[1]
-        return self.size(item)
 
 
 _KEY_SIZES: dict[str, int] = {}
