@@ -69,7 +69,8 @@ def create_machine(request):
         if upload is not None:
             if upload.size > MAX_UPLOAD_BYTES:
                 messages.error(request, "That file is over 1 MiB, the largest definition AWS accepts.")
-                return render(request, "designer/machine_form.html", {"form": form}, status=400)
+                return render(request, "designer/machine_form.html",
+                              {"form": form, "types": MachineType.values})
             form["definition"] = upload.read().decode("utf-8", "replace")
         problems = [p for p in iter_problems(form["definition"], state_machine_type=form["type"])
                     if p.severity == "ERROR"]
@@ -81,11 +82,9 @@ def create_machine(request):
             else:
                 messages.success(request, f"State machine {machine.name} created.")
                 return redirect(machine)
-        status = 400
-    else:
-        status = 200
+    # A form with problems is shown again with them (200, as Django's form views do).
     return render(request, "designer/machine_form.html",
-                  {"form": form, "problems": problems, "types": MachineType.values}, status=status)
+                  {"form": form, "problems": problems, "types": MachineType.values})
 
 
 @require_POST
