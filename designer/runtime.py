@@ -68,6 +68,7 @@ log = logging.getLogger(__name__)
 BATCH_TRANSITIONS = 1000
 EXPRESS_MAX_SECONDS = 300  # AWS: Express executions run for at most five minutes
 REDRIVE_WINDOW = timedelta(days=14)
+MAX_EXECUTION_SECONDS = 365 * 86400  # AWS: a Standard execution runs for at most one year
 MAX_REDRIVES = 1000
 
 
@@ -316,8 +317,8 @@ def start_execution(machine: StateMachine, input_text: str | None = None, name: 
             raise ExecutionAlreadyExists(f"Execution Already Exists: '{execution_arn}'") from None
         _append_history(row, ex)
         tasks.advance.enqueue(row.pk, row.version)
-        if compiled.timeout_seconds:
-            tasks.execution_timeout.using(run_after=_real(started + compiled.timeout_seconds)).enqueue(row.pk)
+        deadline = started + _time_limit(compiled)
+        tasks.execution_timeout.using(run_after=_real(deadline)).enqueue(row.pk)
     return row
 
 
@@ -465,14 +466,20 @@ def resume_wait(execution_id: int, frame: int, until: float) -> Execution | None
     return _step(execution_id, apply, {"kind": "wait", "frame": frame})
 
 
+def _time_limit(machine) -> float:
+    """Seconds a Standard execution may run: its TimeoutSeconds, and never more than AWS's one year."""
+    return min(machine.timeout_seconds or MAX_EXECUTION_SECONDS, MAX_EXECUTION_SECONDS)
+
+
 def time_out(execution_id: int) -> Execution | None:
-    """The state machine's TimeoutSeconds has passed since the execution started."""
+    """The state machine's TimeoutSeconds (or the one-year limit) has passed since the start."""
     from designer import tasks
 
     def apply(ex, row):
-        # A redriven execution's TimeoutSeconds counts from its redrive.
+        # A redriven execution's TimeoutSeconds counts from its redrive; the year from the start.
         started = (row.redrive_date or row.start_date).timestamp()
-        deadline = started + (ex.root_machine.timeout_seconds or 0)
+        deadline = min(started + _time_limit(ex.root_machine),
+                       row.start_date.timestamp() + MAX_EXECUTION_SECONDS)
         if now() < deadline:
             tasks.execution_timeout.using(run_after=_real(deadline)).enqueue(execution_id)
             return False
@@ -528,7 +535,7 @@ def redrive_execution(execution: Execution) -> Execution:
             setattr(row, field, value)
         _run_and_save(row, ex)
         if ex.root_machine.timeout_seconds:
-            deadline = now() + ex.root_machine.timeout_seconds
+            deadline = now() + _time_limit(ex.root_machine)
             tasks.execution_timeout.using(run_after=_real(deadline)).enqueue(row.pk)
     execution.refresh_from_db()
     return execution
@@ -549,7 +556,7 @@ def _not_redrivable(row: Execution) -> str | None:
         return "Execution was started before the launch of RedriveExecution."
     if _datetime(now()) - row.stop_date > REDRIVE_WINDOW:
         return "Execution redrivable period exceeded."
-    if _datetime(now()) - row.start_date > timedelta(days=365):
+    if (_datetime(now()) - row.start_date).total_seconds() > MAX_EXECUTION_SECONDS:
         return "Execution has exceeded the max execution time."
     if row.redrive_count >= MAX_REDRIVES:
         return "Execution has reached the maximum number of redrives."

@@ -398,3 +398,15 @@ def test_state_machine_timeout_times_the_execution_out(settings):
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.TIMED_OUT and execution.error == "States.Timeout"
     assert history(execution)[-1] == "ExecutionTimedOut"
+
+
+def test_a_standard_execution_times_out_after_one_year(settings):
+    m = machine("year", {"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 400 * 86400, "End": True}}})
+    execution = runtime.start_execution(m)
+    drain()
+    settings.STEPWISE_CLOCK_OFFSET = 365 * 86400 + 1
+    make_due()
+    drain()
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.TIMED_OUT

@@ -98,12 +98,12 @@ DAY = 86400
 
 
 def test_restart_with_executions_parked_on_waits_no_timer_fires_early_or_twice(deployment):
-    """200 executions wait an hour, a year, or 400 days. Every worker stops; time moves 366 days on
+    """200 executions wait an hour, 300 days or 360 days. Every worker stops; time moves 330 days on
     (the rows' due times move back, the workers' execution clock forward); new workers start."""
     create_machine(deployment, "patient", {"StartAt": "Wait", "States": {
         "Wait": {"Type": "Wait", "SecondsPath": "$.seconds", "Next": "Done"},
         "Done": {"Type": "Pass", "End": True}}})
-    waits = {f"e{i}": [3600, 365 * DAY, 400 * DAY, 365 * DAY][i % 4] for i in range(200)}
+    waits = {f"e{i}": [3600, 300 * DAY, 360 * DAY, 300 * DAY][i % 4] for i in range(200)}
     deployment.django(
         "from designer import runtime\nfrom designer.models import StateMachine\n"
         "m = StateMachine.objects.get(name='patient')\n"
@@ -115,9 +115,9 @@ def test_restart_with_executions_parked_on_waits_no_timer_fires_early_or_twice(d
     deployment.wait_until(wakes, 200, timeout=60)  # all parked: one row each, none due
     first.stop()
     assert deployment.scalar("SELECT count(*) FROM designer_execution WHERE status='RUNNING'") == 200
-    shift = 366 * DAY
+    shift = 330 * DAY
     ready = "SELECT count(*) FROM django_tasks_database_dbtaskresult WHERE status='READY'"
-    assert deployment.scalar(ready) == 200
+    assert deployment.scalar(ready) == 400  # each execution: its Wait, and its one-year time limit
     rows = deployment.sql("SELECT id, run_after FROM django_tasks_database_dbtaskresult WHERE status='READY'")
     from datetime import datetime, timedelta
     for row_id, run_after in rows:
