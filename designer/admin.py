@@ -91,3 +91,30 @@ class TaskAttemptAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+# -- the AWS-compatible API ------------------------------------------------------------------------
+from django.utils import timezone  # noqa: E402
+
+from designer.models import AccessKey  # noqa: E402
+
+
+@admin.register(AccessKey)
+class AccessKeyAdmin(admin.ModelAdmin):
+    """Keys are made by their users (API keys page) or `manage.py create_access_key`; here they are
+    revoked. The secret is never shown again."""
+
+    list_display = ["access_key_id", "user", "description", "created", "last_used", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["access_key_id", "user__username", "description"]
+    list_select_related = ["user"]
+    fields = readonly_fields = ["access_key_id", "user", "description", "created", "last_used", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Revoke the selected access keys")
+    def revoke(self, request, queryset):
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"{count} access key(s) revoked.")

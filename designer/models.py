@@ -255,3 +255,67 @@ class TaskAttempt(models.Model):
 
     def __str__(self):
         return f"{self.state_name} attempt {self.attempt} ({self.status})"
+
+
+# -- the AWS-compatible API (designer/api.py) ------------------------------------------------------
+class AccessKeyQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True, user__is_active=True)
+
+
+class AccessKey(models.Model):
+    """An AWS-style access key of a Django user, for Signature Version 4 (designer/sigv4.py).
+
+    SigV4 needs the secret itself on the server (it signs the request again and compares), so the
+    secret is stored encrypted with a key derived from SECRET_KEY, not hashed: rotating SECRET_KEY
+    makes every existing key unusable."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_keys")
+    access_key_id = models.CharField(max_length=32, unique=True)
+    secret_encrypted = models.TextField(editable=False)
+    description = models.CharField(max_length=200, blank=True, default="")
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AccessKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self):
+        return self.access_key_id
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @classmethod
+    def issue(cls, user, description: str = "") -> tuple["AccessKey", str]:
+        """A new key for `user`: returns (key, secret). The secret is shown once and never again."""
+        from designer.sigv4 import encrypt_secret, new_key_pair
+
+        key_id, secret = new_key_pair()
+        key = cls.objects.create(user=user, access_key_id=key_id, secret_encrypted=encrypt_secret(secret),
+                                 description=description)
+        return key, secret
+
+    def secret(self) -> str:
+        from designer.sigv4 import decrypt_secret
+
+        return decrypt_secret(self.secret_encrypted)
+
+
+class Tag(models.Model):
+    """A tag on a state machine (TagResource / ListTagsForResource)."""
+
+    machine = models.ForeignKey(StateMachine, on_delete=models.CASCADE, related_name="tags")
+    key = models.CharField(max_length=128)
+    value = models.CharField(max_length=256, blank=True, default="")
+
+    class Meta:
+        ordering = ["machine", "key"]
+        constraints = [models.UniqueConstraint(fields=["machine", "key"], name="unique_tag_key")]
+
+    def __str__(self):
+        return f"{self.key}={self.value}"

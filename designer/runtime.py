@@ -238,6 +238,19 @@ def get_execution(execution_arn: str) -> Execution:
         raise ExecutionDoesNotExist(f"Execution Does Not Exist: '{execution_arn}'") from None
 
 
+def delete_state_machine(machine: StateMachine) -> None:
+    """DeleteStateMachine: running Standard executions are stopped first (ABORTED, their in-flight
+    attempts withdrawn), then the machine goes with its revisions, executions and history."""
+    for execution in Execution.objects.filter(machine=machine, type=MachineType.STANDARD,
+                                              status=ExecutionStatus.RUNNING):
+        stop_execution(execution, "States.Aborted", "The state machine was deleted.")
+    with transaction.atomic():
+        TaskAttempt.objects.filter(execution__machine=machine).delete()
+        HistoryEvent.objects.filter(execution__machine=machine).delete()
+        Execution.objects.filter(machine=machine).delete()
+        StateMachine.objects.filter(pk=machine.pk).delete()
+
+
 _COMPILED: dict[int, Any] = {}
 
 

@@ -5,10 +5,13 @@ from django.templatetags.static import static
 from django.urls import path
 from django.views.generic import RedirectView
 
-from designer import pages, views
+from designer import api, keys, pages
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
+    # GET: the dashboard; POST: the AWS Step Functions API (designer/api.py, SigV4, no cookies).
+    path("", api.root, name="dashboard"),
+    path("account/api-keys/", keys.api_keys, name="api-keys"),
+    path("account/api-keys/<int:pk>/revoke/", keys.revoke_key, name="api-key-revoke"),
     # State machines and executions (designer/pages.py).
     path("create/state-machine/", pages.create_machine, name="machine-create"),
     path("create/example/", pages.create_example, name="machine-example"),
