@@ -31,7 +31,6 @@ import logging
 import os
 import re
 import socket
-import sys
 import threading
 import time
 import uuid
@@ -365,11 +364,7 @@ def _step(execution_id: int, apply: Callable[[EngineExecution, Execution], bool 
 
 
 def _load(row: Execution) -> EngineExecution:
-    ex = EngineExecution.from_snapshot(_compiled(row.revision, row.type), row.snapshot, _options(row))
-    # The engine compares its status with `is`; a status read back from JSON is an equal but distinct
-    # string, so give it the interned constant (engine/snapshot.py should do this itself).
-    ex.status = sys.intern(ex.status)
-    return ex
+    return EngineExecution.from_snapshot(_compiled(row.revision, row.type), row.snapshot, _options(row))
 
 
 def _run_and_save(row: Execution, ex: EngineExecution, wakeup: dict | None = None) -> None:
@@ -645,12 +640,12 @@ def claim_attempt(attempt_id: int, worker: str) -> TaskAttempt | None:
 
 
 def finish_attempt(attempt_id: int, result: Any = None, error: str | None = None, cause: str | None = None,
-                   *, status: str = AttemptStatus.SUCCEEDED, only_if_running: bool = True) -> bool:
+                   *, status: str = AttemptStatus.SUCCEEDED) -> bool:
     """Record how an attempt ended and hand the outcome to the execution. False if the attempt was no
     longer running (lost, timed out or withdrawn): then its outcome is discarded."""
     with transaction.atomic():
         attempt = TaskAttempt.objects.select_for_update().filter(pk=attempt_id).first()
-        if attempt is None or (only_if_running and attempt.status != AttemptStatus.RUNNING):
+        if attempt is None or attempt.status != AttemptStatus.RUNNING:
             return False
         attempt.status = status
         attempt.finished_at = _wall()

@@ -2,6 +2,7 @@
 at 127.0.0.1:5432), killed with SIGKILL, restarted, racing each other."""
 
 import json
+import os
 
 import pytest
 
@@ -163,7 +164,8 @@ def test_four_workers_on_postgres_race_without_duplicate_work(tmp_path):
     deployment = Deployment.postgres(tmp_path, STEPWISE_TASK_LEASE_SECONDS="5")
     try:
         create_machine(deployment, "fanout", FANOUT)
-        count = 40
+        # The issue's full run is 500: STEPWISE_RACE_EXECUTIONS=500 (about two minutes on two cores).
+        count = int(os.environ.get("STEPWISE_RACE_EXECUTIONS", "40"))
         deployment.django(
             "import json\nfrom designer import runtime\nfrom designer.models import StateMachine\n"
             "m = StateMachine.objects.get(name='fanout')\n"
@@ -173,7 +175,7 @@ def test_four_workers_on_postgres_race_without_duplicate_work(tmp_path):
         for _ in range(4):
             deployment.start_worker()
         deployment.wait_until("SELECT count(*) FROM designer_execution WHERE status='SUCCEEDED'", count,
-                              timeout=90)
+                              timeout=90 + count)
         for name, output in deployment.sql("SELECT name, output FROM designer_execution"):
             i = int(name[1:])
             numbers = [i, i + 1, i + 2]
