@@ -167,6 +167,8 @@ class Execution:
         self.pending: dict[int, Suspension] = {}
         self.cancelled: list[int] = []  # suspensions withdrawn since the caller last looked
         self.sizer = PayloadSizer()
+        arn_parts = self.options.state_machine_arn.split(":")
+        self.region = arn_parts[3] if len(arn_parts) > 3 else ""
         self.variable_sizes = VariableSizes()  # bytes held by workflow variables (AWS's 10 MiB quota)
         self.clock = self.options.clock
         self._execution_context = execution_part(self.options, execution_input)

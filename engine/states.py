@@ -196,9 +196,8 @@ def run_task(ex: Execution, frame: Frame, state: State) -> str:
     frame.phase = None
     timeout = resolve_number(state.timeout_seconds, frame, frame.effective, "TimeoutSeconds")
     heartbeat = resolve_number(state.heartbeat_seconds, frame, frame.effective, "HeartbeatSeconds")
-    if timeout is None and ex.options.machine_type != "EXPRESS":
-        timeout = 99999999  # AWS's default task timeout for Standard workflows (about three years)
-    events = task_events(state.resource)
+    # No TimeoutSeconds: AWS records no timeoutInSeconds; the runtime applies its own ceiling.
+    events = task_events(state.resource, ex.region)
     token = None
     if state.resource.endswith(".waitForTaskToken"):
         token = frame.task_token = ex.options.uuid()
@@ -213,14 +212,14 @@ def run_task(ex: Execution, frame: Frame, state: State) -> str:
 
 def task_started(ex: Execution, frame: Frame) -> None:
     """The caller has begun the task attempt (a worker picked it up)."""
-    events = task_events(frame.state.resource)
+    events = task_events(frame.state.resource, ex.region)
     ex.emit(frame, events.started, events.started_details(frame.state))
 
 
 def _task_done(ex: Execution, frame: Frame, state: State) -> str:
     outcome = frame.outcome
     frame.outcome = None
-    events = task_events(state.resource)
+    events = task_events(state.resource, ex.region)
     if outcome[0] == "ok":
         result = outcome[1]
         ex.emit(frame, events.succeeded, events.succeeded_details(state, result))

@@ -70,9 +70,10 @@ class TaskEvents:
 
 
 @cache
-def task_events(resource: str) -> TaskEvents:
+def task_events(resource: str, execution_region: str = "") -> TaskEvents:
+    """Service integrations (`arn:aws:states:::…`) name no region: AWS records the execution's."""
     parts = resource.split(":")
-    region = parts[3] if len(parts) > 3 else ""
+    region = (parts[3] if len(parts) > 3 else "") or execution_region
     if len(parts) >= 7 and parts[2] == "lambda" and parts[5] == "function":
         return TaskEvents("LambdaFunction", None, resource, region)
     if len(parts) >= 7 and parts[2] == "states" and parts[5] == "activity":
