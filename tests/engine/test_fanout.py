@@ -246,3 +246,76 @@ def test_distributed_map_iterations_cannot_read_the_parents_variables():
     result = run(definition, [1])
     assert result.error == "States.Runtime"
     assert "'$outer'" in result.cause
+
+
+# -- more interplay ----------------------------------------------------------------------------------
+def test_max_concurrency_also_limits_iterations_parked_on_a_wait():
+    waiting = {"W": {"Type": "Wait", "Seconds": 10, "End": True}}
+    execution = start(single(map_state(waiting, MaxConcurrency=2)), [1, 2, 3])
+    assert [s.kind for s in execution.pending.values()] == ["wait", "wait"]
+
+
+def test_max_concurrency_one_runs_iterations_strictly_one_after_another():
+    execution = start(single(map_state({"T": task()}, MaxConcurrency=1)), ["a", "b", "c"])
+    order = []
+    while execution.pending:
+        (frame_id, suspension), = execution.pending.items()
+        order.append(suspension.parameters)
+        execution.resume_task(frame_id, result=suspension.parameters)
+        execution.run()
+    assert order == ["a", "b", "c"] and execution.output == ["a", "b", "c"]
+
+
+def test_a_failing_iteration_withdraws_tasks_parked_deep_inside_a_sibling():
+    inner_parallel = {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "A", "States": {"A": task()}}, {"StartAt": "B", "States": {"B": task()}}]}
+    definition = single(map_state({"Route": {"Type": "Choice", "Choices": [
+        {"Variable": "$", "NumericEquals": 1, "Next": "Fan"}], "Default": "Solo"},
+        "Fan": inner_parallel, "Solo": task()}))
+    execution = start(definition, [1, 2])
+    assert len(execution.pending) == 3  # two branch tasks for item 1, one task for item 2
+    solo = next(f for f, s in execution.pending.items() if s.state_name == "Solo")
+    deep = sorted(f for f in execution.pending if f != solo)
+    execution.cancelled.clear()
+    execution.resume_task(solo, error="Boom")
+    execution.run()
+    assert execution.status == "FAILED"
+    assert sorted(execution.cancelled) == deep
+
+
+def test_a_retried_map_runs_all_its_iterations_again():
+    calls = []
+
+    def handler(suspension, execution):
+        calls.append(suspension.parameters)
+        if len(calls) == 2:
+            raise TaskFailed("Once")
+        return suspension.parameters * 10
+
+    definition = single(map_state({"T": task()}, MaxConcurrency=1, Retry=[{"ErrorEquals": ["Once"]}]))
+    result = run(definition, [1, 2], handler)
+    assert result.output == [10, 20]
+    assert calls == [1, 2, 1, 2]
+
+
+def test_a_map_catch_with_result_path_keeps_the_input():
+    definition = {"StartAt": "M", "States": {
+        "M": {**map_state({"T": task()}, ItemsPath="$.items"), "End": False, "Next": "Done",
+              "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "Done"}]},
+        "Done": {"Type": "Succeed"}}}
+    del definition["States"]["M"]["End"]
+    result = run(definition, {"items": [1]}, fail_on(1))
+    assert result.output == {"items": [1], "failure": {"Error": "Item.Failed", "Cause": "item 1"}}
+
+
+def test_zero_tolerated_failures_fail_at_the_first_failed_item():
+    definition = single(map_state({"T": task()}, mode="DISTRIBUTED", ToleratedFailureCount=0))
+    assert run(definition, [1, 2], fail_on(2)).error == "States.ExceedToleratedFailureThreshold"
+
+
+def test_parallel_result_selector_and_result_path_shape_the_branch_outputs():
+    branches = [{"StartAt": name, "States": {name: {"Type": "Pass", "Result": name.lower(), "End": True}}}
+                for name in ("A", "B")]
+    definition = single({"Type": "Parallel", "End": True, "ResultSelector": {"first.$": "$[0]"},
+                         "ResultPath": "$.out", "Branches": branches})
+    assert run(definition, {"in": 1}).output == {"in": 1, "out": {"first": "a"}}
