@@ -130,8 +130,8 @@ def test_every_event_uses_the_details_key_aws_names_for_its_type(event_type):
 KNOWN_SHAPE_BUGS = {
     "LambdaFunctionScheduled": "engine/tasks.py scheduled_details adds heartbeatInSeconds, which AWS's "
                                "LambdaFunctionScheduledEventDetails does not have",
-    "TaskScheduled": "engine/history.py to_aws adds parametersDetails (AWS has none) and engine/tasks.py "
-                     "gives arn:aws:states::: resources an empty region",
+    "TaskScheduled": "engine/history.py to_aws adds parametersDetails, which AWS's "
+                     "TaskScheduledEventDetails does not have",
     "MapRunFailed": "engine/fanout.py run_map records cause None instead of leaving it out",
 }
 
@@ -180,8 +180,6 @@ def test_to_aws_gives_task_scheduled_parameters_no_details_field():
     assert "parametersDetails" not in details
 
 
-@pytest.mark.xfail(strict=True, reason="engine/tasks.py task_events takes the region from the resource ARN, "
-                                       "empty in arn:aws:states:::sqs:sendMessage")
 def test_a_service_task_scheduled_event_names_the_execution_region():
     # The model requires region (min length 1); AWS records the region the execution runs in.
     assert service_task_scheduled_event()["taskScheduledEventDetails"]["region"] == "us-east-1"

@@ -59,10 +59,13 @@ def test_running_again_without_answering_changes_nothing():
     assert execution.events == [] and execution.status == "RUNNING"
 
 
-def test_a_standard_task_without_timeout_gets_aws_default_of_99999999_seconds():
+def test_a_task_without_timeout_seconds_has_no_timeout_in_its_suspension_or_event():
+    # The engine records no timeoutInSeconds when the state sets none; the runtime applies its ceiling.
     execution, _ = start(task_then_pass())
     (suspension,) = execution.run()
-    assert suspension.timeout_seconds == 99999999
+    assert suspension.timeout_seconds is None
+    (scheduled,) = [e for e in execution.events if e["type"] == "LambdaFunctionScheduled"]
+    assert "timeoutInSeconds" not in scheduled["lambdaFunctionScheduledEventDetails"]
 
 
 def test_an_express_task_without_timeout_has_none():
