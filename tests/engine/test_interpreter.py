@@ -323,3 +323,58 @@ def test_a_finished_execution_round_trips_through_a_snapshot(status):
     assert (restored.status, restored.output, restored.error, restored.cause) == (
         execution.status, execution.output, execution.error, execution.cause)
     assert restored.status is status  # interned: the loop compares statuses by identity
+
+
+def test_a_snapshot_in_the_middle_of_a_map_keeps_its_concurrency_and_progress():
+    definition = {"StartAt": "M", "States": {"M": {"Type": "Map", "MaxConcurrency": 2, "End": True,
+                                                   "ItemProcessor": {"StartAt": "T", "States": {"T": {
+                                                       "Type": "Task", "Resource": LAMBDA, "End": True}}}}}}
+    execution, clock = start(definition, [1, 2, 3, 4])
+    execution.run()
+    seen = []
+    while execution.status == "RUNNING":
+        execution = reload(execution, definition, clock)
+        assert len(execution.pending) <= 2
+        frame_id, suspension = min(execution.pending.items(), key=lambda p: p[1].parameters)
+        seen.append(suspension.parameters)
+        execution.resume_task(frame_id, result=suspension.parameters * 2)
+        execution.run()
+    assert seen == [1, 2, 3, 4]
+    assert execution.output == [2, 4, 6, 8]
+
+
+def test_a_snapshot_keeps_the_task_token_of_a_callback_task():
+    definition = {"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "End": True,
+        "Parameters": {"QueueUrl": "q", "MessageBody": "m"}}}}
+    execution, clock = start(definition, uuid=lambda: "token-9")
+    (suspension,) = execution.run()
+    restored = reload(execution, definition, clock, uuid=lambda: "another")
+    assert restored.pending[suspension.frame].task_token == "token-9"
+    restored.resume_task(suspension.frame, result={"approved": True})
+    restored.run()
+    assert restored.output == {"approved": True}
+
+
+def test_a_snapshot_of_a_distributed_map_keeps_its_iterations_out_of_the_history():
+    definition = {"StartAt": "M", "States": {"M": {"Type": "Map", "End": True, "ItemProcessor": {
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        "StartAt": "T", "States": {"T": {"Type": "Task", "Resource": LAMBDA, "End": True}}}}}}
+    execution, clock = start(definition, [1])
+    (suspension,) = execution.run()
+    restored = reload(execution, definition, clock)
+    restored.resume_task(suspension.frame, result="done")
+    restored.run()
+    assert restored.output == ["done"]
+    assert types(restored.events) == ["MapRunSucceeded", "MapStateSucceeded", "MapStateExited",
+                                      "ExecutionSucceeded"]
+
+
+def test_a_stopped_execution_round_trips_as_aborted():
+    definition = task_then_pass()
+    execution, clock = start(definition)
+    execution.run()
+    execution.stop("Operator", "why")
+    restored = reload(execution, definition, clock)
+    assert (restored.status, restored.error, restored.cause, restored.pending) == (
+        "ABORTED", "Operator", "why", {})
