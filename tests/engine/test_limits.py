@@ -224,3 +224,20 @@ def test_a_catch_result_path_write_into_a_200_kib_document_does_not_measure_it_a
     execution.run()
     assert execution.output["error"] == {"Error": "Boom", "Cause": "c"}
     assert sum(reference_size(value) for value in sizer.measured) < 100
+
+
+class TinyCacheSizer(PayloadSizer):
+    """A cache of three entries, so that it is cleared again and again while sizes are derived."""
+
+    MAX_ENTRIES = 3
+
+
+def test_sizes_stay_exact_when_the_cache_is_cleared_in_the_middle_of_writes():
+    rng = random.Random(99)
+    sizer = TinyCacheSizer()
+    document = {"a": {"b": [1, 2]}, "c": "x"}
+    sizer.size(document)
+    for step in range(300):
+        text = rng.choice(["$.a.b[0]", "$.a.new", "$.c", "$.d.e", f"$.k{step % 7}"])
+        document = set_path(document, compile_path(text), random_json(rng), sizer)
+        assert sizer.size(document) == reference_size(document)
