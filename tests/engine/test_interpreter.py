@@ -378,3 +378,28 @@ def test_a_stopped_execution_round_trips_as_aborted():
     restored = reload(execution, definition, clock)
     assert (restored.status, restored.error, restored.cause, restored.pending) == (
         "ABORTED", "Operator", "why", {})
+
+
+def test_stop_withdraws_every_pending_branch_and_later_runs_do_nothing():
+    definition = {"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": LAMBDA, "End": True}}},
+        {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": True}}}]}}}
+    execution, _ = start(definition)
+    suspensions = execution.run()
+    assert sorted(s.kind for s in suspensions) == ["task", "wait"]
+    execution.stop()
+    assert sorted(execution.cancelled) == sorted(s.frame for s in suspensions)
+    execution.events.clear()
+    assert execution.run() == [] and execution.events == []
+    assert execution.status == "ABORTED"
+
+
+def test_time_out_during_a_map_withdraws_its_iterations():
+    definition = {"StartAt": "M", "States": {"M": {"Type": "Map", "End": True, "ItemProcessor": {
+        "StartAt": "T", "States": {"T": {"Type": "Task", "Resource": LAMBDA, "End": True}}}}}}
+    execution, _ = start(definition, [1, 2, 3])
+    suspensions = execution.run()
+    execution.time_out()
+    assert execution.status == "TIMED_OUT"
+    assert sorted(execution.cancelled) == sorted(s.frame for s in suspensions)
+    assert execution.pending == {}
