@@ -403,3 +403,22 @@ def test_time_out_during_a_map_withdraws_its_iterations():
     assert execution.status == "TIMED_OUT"
     assert sorted(execution.cancelled) == sorted(s.frame for s in suspensions)
     assert execution.pending == {}
+
+
+def test_back_off_suspensions_wake_at_the_capped_jittered_delay_from_the_failure():
+    draws = iter([0.5, 0.25, 1 / 3])
+    retry = [{"ErrorEquals": ["E"], "IntervalSeconds": 4, "BackoffRate": 3, "MaxDelaySeconds": 30,
+              "MaxAttempts": 3, "JitterStrategy": "FULL"}]
+    execution, clock = start(task_then_pass(Retry=retry), random=lambda: next(draws))
+    (attempt,) = execution.run()
+    waits = []
+    for _ in range(3):
+        clock.now += 100  # the attempt took a while: the back-off counts from the failure
+        execution.resume_task(attempt.frame, error="E")
+        (backoff,) = execution.run()
+        waits.append(backoff.until - clock.now)
+        clock.now = backoff.until
+        execution.resume_wait(backoff.frame)
+        (attempt,) = execution.run()
+    # 4 × 0.5, 12 × 0.25, min(36, 30) × 1/3
+    assert waits == [2.0, 3.0, 10.0]
