@@ -290,9 +290,11 @@ def _parse_input(input_text: str | None) -> tuple[str, Any]:
 
 
 def start_execution(machine: StateMachine, input_text: str | None = None, name: str | None = None, *,
-                    parent: Execution | None = None) -> Execution:
+                    parent: Execution | None = None,
+                    revision: StateMachineRevision | None = None) -> Execution:
     """StartExecution. Standard: the execution is recorded and its first step queued for a worker.
-    Async Express: queued to run in one worker. Nothing is written if anything is wrong."""
+    Async Express: queued to run in one worker. Nothing is written if anything is wrong.
+    `revision`: the one a version pins (the API's version and alias ARNs); default the latest."""
     input_text, input_value = _parse_input(input_text)
     if name is None:
         name = str(uuid.uuid4())
@@ -310,12 +312,13 @@ def start_execution(machine: StateMachine, input_text: str | None = None, name: 
                 if existing.status == ExecutionStatus.RUNNING and existing.input == input_text:
                     return existing  # AWS: StartExecution is idempotent for a running execution
                 raise ExecutionAlreadyExists(f"Execution Already Exists: '{existing.arn}'")
-        revision = machine.current_revision()
+        revision = revision or machine.current_revision()
         row = Execution(machine=machine, revision=revision, type=machine.type, name=name, arn=execution_arn,
                         input=input_text, start_date=_datetime(started), parent=parent)
         if express:
             row.save()
             tasks.run_express.enqueue(row.pk)
+            _ensure_sweeper()
             return row
         compiled = _compiled(revision, machine.type)
         ex = EngineExecution(compiled, input_value, _options(row))
@@ -331,6 +334,7 @@ def start_execution(machine: StateMachine, input_text: str | None = None, name: 
         tasks.advance.enqueue(row.pk, row.version)
         deadline = started + _time_limit(compiled)
         tasks.execution_timeout.using(run_after=_real(deadline)).enqueue(row.pk)
+        _ensure_sweeper()
     return row
 
 
@@ -542,6 +546,7 @@ def redrive_execution(execution: Execution) -> Execution:
         for field, value in changes.items():
             setattr(row, field, value)
         _run_and_save(row, ex)
+        _ensure_sweeper()
         if ex.root_machine.timeout_seconds:
             deadline = now() + _time_limit(ex.root_machine)
             tasks.execution_timeout.using(run_after=_real(deadline)).enqueue(row.pk)
@@ -591,6 +596,66 @@ def _redo(ex: EngineExecution, wakeup: dict) -> None:
         frame.phase = None  # enter the state again: a new TaskScheduled, a new Wait
         frame.retry_counts = None
         ex.runnable.append(frame)
+
+
+# -- work a dead worker dropped -------------------------------------------------------------------
+def sweep() -> int:
+    """Give back to the queue the wake-ups a killed worker had claimed but not finished.
+
+    django-tasks-db never runs a claimed row again, so a worker killed in the middle of a step would
+    leave that row RUNNING for ever and its execution stuck. Every task here is an idempotent hint
+    (it re-reads the execution and checks before it acts), so a row that has been RUNNING for longer
+    than any step takes simply goes back to READY. A Task attempt is the exception that proves the
+    rule: its row is given back only if the attempt was never claimed; a claimed attempt belongs to
+    its lease (at most once). Returns how many rows went back to the queue."""
+    from django_tasks_db.models import DBTaskResult
+
+    stale = _wall() - 2 * _lease()
+    stuck = DBTaskResult.objects.filter(status="RUNNING", started_at__lt=stale,
+                                        task_path__startswith="designer.tasks.")
+    requeue, dropped = [], []
+    for row in stuck:
+        args = row.args_kwargs.get("args") or []
+        if row.task_path == "designer.tasks.run_attempt":
+            attempt = TaskAttempt.objects.filter(pk=args[0]).first() if args else None
+            if attempt is not None and attempt.status == AttemptStatus.SCHEDULED:
+                requeue.append(row.pk)
+            elif attempt is None or attempt.status != AttemptStatus.RUNNING:
+                dropped.append(row.pk)  # decided by its lease; nothing left to do
+        else:
+            requeue.append(row.pk)
+    if requeue:
+        DBTaskResult.objects.filter(pk__in=requeue, status="RUNNING").update(status="READY", started_at=None)
+        log.warning("gave %d task(s) a dead worker had claimed back to the queue", len(requeue))
+    if dropped:
+        DBTaskResult.objects.filter(pk__in=dropped, status="RUNNING").update(
+            status="FAILED", finished_at=_wall(), exception_class_path="designer.runtime.WorkerLost",
+            traceback="The worker running this task stopped; the task attempt's lease decided its outcome.")
+    return len(requeue)
+
+
+def sweep_period() -> float:
+    return max(settings.STEPWISE_TASK_LEASE_SECONDS, 1.0)
+
+
+def _ensure_sweeper() -> None:
+    """Keep one `sweep` row queued while there is work (started by any start; it stops when idle)."""
+    from django_tasks_db.models import DBTaskResult
+
+    from designer import tasks
+
+    if not DBTaskResult.objects.filter(task_path="designer.tasks.sweep", status="READY").exists():
+        tasks.sweep.using(run_after=_wall() + timedelta(seconds=sweep_period())).enqueue()
+
+
+def sweep_and_reschedule() -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    sweep()
+    others = DBTaskResult.objects.filter(status="RUNNING").exclude(task_path="designer.tasks.sweep")
+    busy = Execution.objects.running().exists() or others.exists()
+    if busy:
+        _ensure_sweeper()
 
 
 # -- Task attempts ---------------------------------------------------------------------------------
@@ -788,14 +853,14 @@ def _express_deadline(row: Execution, machine) -> float:
 
 
 def start_sync_express(machine: StateMachine, input_text: str | None = None,
-                       name: str | None = None) -> Execution:
+                       name: str | None = None, *, revision: StateMachineRevision | None = None) -> Execution:
     """StartSyncExecution: run in memory inside the request, keep only the result row."""
     if machine.type != MachineType.EXPRESS:
         raise StateMachineTypeNotSupported("This operation is only supported by EXPRESS state machines")
     input_text, input_value = _parse_input(input_text)
     name = name or str(uuid.uuid4())
     _check_name(name, "execution")
-    revision = machine.current_revision()
+    revision = revision or machine.current_revision()
     row = Execution(machine=machine, revision=revision, type=machine.type, name=name, input=input_text,
                     arn=arn("express", machine.name, name, str(uuid.uuid4())), start_date=_datetime(now()),
                     runs=1)

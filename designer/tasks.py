@@ -50,3 +50,10 @@ def run_express(execution_id: int) -> None:
 def check_express(execution_id: int) -> None:
     """An async Express run's lease may have run out: start it again if its worker died."""
     runtime.check_express(execution_id)
+
+
+@task
+def sweep() -> None:
+    """Give back to the queue what a killed worker had claimed (see runtime.sweep); runs every lease
+    period while there is work."""
+    runtime.sweep_and_reschedule()

@@ -6,6 +6,7 @@ real worker processes (kill -9, restarts, races) are in test_workers.py.
 
 import json
 import time
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -410,3 +411,54 @@ def test_a_standard_execution_times_out_after_one_year(settings):
     drain()
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.TIMED_OUT
+
+
+def claimed_by_a_dead_worker(task_path: str) -> DBTaskResult:
+    """A queued row a worker claimed an hour ago and never finished (it was killed)."""
+    row = DBTaskResult.objects.get(task_path=task_path, status="READY")
+    row.status, row.started_at, row.worker_ids = "RUNNING", timezone.now() - timedelta(hours=1), ["dead"]
+    row.save()
+    return row
+
+
+def test_a_step_whose_worker_died_is_given_back_to_the_queue_by_the_sweep():
+    m = machine("orphaned", {"StartAt": "T", "States": {"T": task("rt_double", End=True)}})
+    execution = runtime.start_execution(m, '{"value": 4}')
+    claimed_by_a_dead_worker("designer.tasks.advance")
+    drain()
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.RUNNING and execution.event_count == 1  # stuck
+    assert runtime.sweep() == 1
+    drain()
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.SUCCEEDED and CALLS == [{"value": 4}]
+
+
+def test_an_attempt_whose_worker_died_before_claiming_it_runs_once_after_the_sweep():
+    m = machine("unclaimed", {"StartAt": "T", "States": {"T": task("rt_double", End=True)}})
+    execution = runtime.start_execution(m, '{"value": 5}')
+    runtime.advance(execution.pk)
+    claimed_by_a_dead_worker("designer.tasks.run_attempt")
+    assert runtime.sweep() == 1
+    drain()
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.SUCCEEDED and CALLS == [{"value": 5}]
+
+
+def test_the_sweep_never_gives_back_a_claimed_attempt(settings):
+    m = machine("claimed", {"StartAt": "T", "States": {"T": task("rt_double", End=True)}})
+    execution = runtime.start_execution(m, '{"value": 6}')
+    runtime.advance(execution.pk)
+    row = claimed_by_a_dead_worker("designer.tasks.run_attempt")
+    runtime.claim_attempt(TaskAttempt.objects.get().pk, "dead")  # the function had started
+    assert runtime.sweep() == 0
+    row.refresh_from_db()
+    assert row.status == "RUNNING"  # the attempt's lease decides, not the queue
+    assert CALLS == []
+
+
+def test_the_sweep_row_is_queued_while_there_is_work():
+    m = machine("swept")
+    runtime.start_execution(m)
+    runtime.start_execution(m)
+    assert DBTaskResult.objects.filter(task_path="designer.tasks.sweep", status="READY").count() == 1
