@@ -19,21 +19,27 @@ import base64
 import json
 import logging
 import math
+import random
+import re
 from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required, login_required
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from designer import runtime, sigv4
 from designer.models import (
     Execution,
+    ExecutionOrigin,
     HistoryEvent,
     MachineType,
     StateMachine,
+    StateMachineAlias,
+    StateMachineVersion,
     Tag,
     arn,
 )
@@ -109,6 +115,10 @@ def _check(shapes: dict, shape_name: str, value: Any, where: str, problems: list
             _check(shapes, shape["value"]["shape"], item, f"{where}.{key}", problems)
     elif kind == "string":
         _length(shape, len(value), where, shown, problems)
+        pattern = _pattern(shape.get("pattern"))
+        if pattern is not None and not pattern.search(value):
+            problems.append(f"Value {shown} at '{where}' failed to satisfy constraint: Member must satisfy "
+                            f"regular expression pattern: {shape['pattern']}")
         if "enum" in shape and value not in shape["enum"]:
             problems.append(f"Value {shown} at '{where}' failed to satisfy constraint: Member must satisfy "
                             f"enum value set: [{', '.join(shape['enum'])}]")
@@ -119,6 +129,17 @@ def _check(shapes: dict, shape_name: str, value: Any, where: str, problems: list
         if "max" in shape and value > shape["max"]:
             problems.append(f"Value {shown} at '{where}' failed to satisfy constraint: Member must have "
                             f"value less than or equal to {shape['max']}")
+
+
+@cache
+def _pattern(text: str | None) -> re.Pattern | None:
+    """The model's pattern, or None if there is none or Python's re cannot read it (\\p{...})."""
+    if not text:
+        return None
+    try:
+        return re.compile(text)
+    except re.error:
+        return None
 
 
 def _length(shape: dict, length: int, where: str, shown: str, problems: list[str]) -> None:
@@ -188,8 +209,54 @@ def _paged(queryset, request: dict, key: str, item: Callable[[Any], dict]) -> di
     return result
 
 
+def _split(machine_arn: str) -> tuple[str, str | None]:
+    """(machine name, version number or alias name) from a state machine ARN, or InvalidArn."""
+    prefix = arn("stateMachine", "")
+    parts = machine_arn[len(prefix):].split(":") if machine_arn.startswith(prefix) else []
+    if not parts or len(parts) > 2 or not all(parts):
+        raise ApiError("InvalidArn", f"Invalid Arn: '{machine_arn}'")
+    return parts[0], parts[1] if len(parts) == 2 else None
+
+
 def _machine(machine_arn: str) -> StateMachine:
+    """The state machine of an ARN without a version or alias."""
+    if _split(machine_arn)[1] is not None:
+        raise ApiError("InvalidArn", f"Invalid Arn: '{machine_arn}': a state machine ARN without a "
+                       "version or alias is expected here")
     return runtime.get_state_machine(machine_arn)
+
+
+def _target(machine_arn: str, missing: type[Exception] | None = None):
+    """(machine, version, alias) for a machine, version or alias ARN. A version or alias that does
+    not exist raises `missing` (ResourceNotFound by default)."""
+    name, qualifier = _split(machine_arn)
+    machine = runtime.get_state_machine(arn("stateMachine", name))
+    if qualifier is None:
+        return machine, None, None
+    if qualifier.isdigit():
+        version = (machine.versions.filter(number=int(qualifier), deleted_at=None)
+                   .select_related("revision").first())
+        alias = None
+    else:
+        version, alias = None, machine.aliases.filter(name=qualifier).first()
+    if version is None and alias is None:
+        if missing is not None:
+            raise missing(f"State Machine Does Not Exist: '{machine_arn}'")
+        raise ApiError("ResourceNotFound", f"Resource not found: '{machine_arn}'")
+    return machine, version, alias
+
+
+def _version_of(alias: StateMachineAlias) -> StateMachineVersion:
+    """The version an execution through this alias runs: one of its routes, chosen by weight."""
+    point = random.uniform(0, 100)
+    routes = alias.routing
+    chosen = routes[-1]["version"]
+    for route in routes:
+        point -= route["weight"]
+        if point < 0:
+            chosen = route["version"]
+            break
+    return alias.machine.versions.select_related("revision").get(number=chosen)
 
 
 def _execution(execution_arn: str) -> Execution:
@@ -197,6 +264,13 @@ def _execution(execution_arn: str) -> Execution:
         raise ApiError("InvalidArn",
                        f"Invalid Arn: 'Resource type not valid in this context: {execution_arn}'")
     return runtime.get_execution(execution_arn)
+
+
+def _origin(execution: Execution) -> ExecutionOrigin | None:
+    try:
+        return execution.origin
+    except ExecutionOrigin.DoesNotExist:
+        return None
 
 
 def _role_arn(value: str | None) -> str | None:
@@ -214,25 +288,35 @@ def create_state_machine(request: dict) -> dict:
     tags = request.get("tags") or []
     if len(tags) > MAX_TAGS:
         raise ApiError("TooManyTags", f"Too many tags: a resource has at most {MAX_TAGS}")
-    if request.get("publish"):
-        raise _not_yet("CreateStateMachine with publish=true (state machine versions)")
-    machine = runtime.create_state_machine(
-        request["name"], request["definition"], request.get("type") or MachineType.STANDARD,
-        _role_arn(request["roleArn"]))
-    for tag in tags:
-        Tag.objects.update_or_create(machine=machine, key=tag.get("key", ""),
-                                     defaults={"value": tag.get("value", "")})
-    return {"stateMachineArn": machine.arn, "creationDate": machine.created}
+    with transaction.atomic():
+        machine = runtime.create_state_machine(
+            request["name"], request["definition"], request.get("type") or MachineType.STANDARD,
+            _role_arn(request["roleArn"]))
+        for tag in tags:
+            Tag.objects.update_or_create(machine=machine, key=tag.get("key", ""),
+                                         defaults={"value": tag.get("value", "")})
+        version = _publish(machine, request.get("versionDescription")) if request.get("publish") else None
+    return _compact({"stateMachineArn": machine.arn, "creationDate": machine.created,
+                     "stateMachineVersionArn": version.arn if version else None})
 
 
 def describe_state_machine(request: dict) -> dict:
-    machine = _machine(request["stateMachineArn"])
-    return {
+    machine, version, alias = _target(request["stateMachineArn"])
+    if alias is not None:
+        raise ApiError("InvalidArn", f"Invalid Arn: '{alias.arn}': describe an alias with "
+                       "DescribeStateMachineAlias")
+    described = {
         "stateMachineArn": machine.arn, "name": machine.name, "status": "ACTIVE",
         "definition": machine.definition, "roleArn": machine.role_arn, "type": machine.type,
         "creationDate": machine.created, "loggingConfiguration": _LOGGING_OFF,
         "tracingConfiguration": _TRACING_OFF, "revisionId": str(machine.revision),
     }
+    if version is not None:
+        described.update(stateMachineArn=version.arn, definition=version.revision.definition,
+                         creationDate=version.created, revisionId=str(version.revision.number))
+        if version.description:
+            described["description"] = version.description
+    return described
 
 
 def list_state_machines(request: dict) -> dict:
@@ -247,12 +331,13 @@ def update_state_machine(request: dict) -> dict:
                ("definition", "roleArn", "loggingConfiguration", "tracingConfiguration")):
         raise ApiError("MissingRequiredParameter", "Either the definition, the role ARN, the "
                        "LoggingConfiguration, or the TracingConfiguration must be specified")
-    if request.get("publish"):
-        raise _not_yet("UpdateStateMachine with publish=true (state machine versions)")
     machine = _machine(request["stateMachineArn"])
-    machine = runtime.update_state_machine(machine, request.get("definition"),
-                                           _role_arn(request.get("roleArn")))
-    return {"updateDate": machine.updated, "revisionId": str(machine.revision)}
+    with transaction.atomic():
+        machine = runtime.update_state_machine(machine, request.get("definition"),
+                                               _role_arn(request.get("roleArn")))
+        version = _publish(machine, request.get("versionDescription")) if request.get("publish") else None
+    return _compact({"updateDate": machine.updated, "revisionId": str(machine.revision),
+                     "stateMachineVersionArn": version.arn if version else None})
 
 
 def delete_state_machine(request: dict) -> dict:
@@ -267,8 +352,10 @@ def delete_state_machine(request: dict) -> dict:
 def describe_state_machine_for_execution(request: dict) -> dict:
     execution = _execution(request["executionArn"])
     machine = execution.machine
+    origin = _origin(execution)
     return {
-        "stateMachineArn": machine.arn, "name": machine.name, "definition": execution.revision.definition,
+        "stateMachineArn": origin.version_arn if origin else machine.arn, "name": machine.name,
+        "definition": execution.revision.definition,
         "roleArn": machine.role_arn, "updateDate": execution.revision.created,
         "loggingConfiguration": _LOGGING_OFF, "tracingConfiguration": _TRACING_OFF,
         "revisionId": str(execution.revision.number),
@@ -289,21 +376,179 @@ def validate_state_machine_definition(request: dict) -> dict:
     return {"result": "FAIL" if failed else "OK", "diagnostics": diagnostics, "truncated": len(shown) > limit}
 
 
-# -- executions ------------------------------------------------------------------------------------
-def start_execution(request: dict) -> dict:
+# -- versions and aliases --------------------------------------------------------------------------
+def _publish(machine: StateMachine, description: str | None = None,
+             revision_id: str | None = None) -> StateMachineVersion:
+    """A version of the machine's current revision. Publishing a revision that the latest version
+    already pins returns that version, as on AWS; numbers are never reused."""
+    with transaction.atomic():
+        machine = StateMachine.objects.select_for_update().get(pk=machine.pk)
+        if revision_id is not None and revision_id != str(machine.revision):
+            raise ApiError("ConflictException", f"Failed to publish the State Machine version: revisionId "
+                           f"'{revision_id}' is not the current revision ('{machine.revision}')")
+        revision = machine.current_revision()
+        latest = StateMachineVersion.objects.filter(machine=machine).order_by("-number").first()
+        if latest is not None and latest.deleted_at is None and latest.revision_id == revision.pk:
+            return latest
+        return StateMachineVersion.objects.create(
+            machine=machine, number=(latest.number + 1) if latest else 1, revision=revision,
+            description=description or "")
+
+
+def publish_state_machine_version(request: dict) -> dict:
     machine = _machine(request["stateMachineArn"])
-    if ":" in request["stateMachineArn"][len(arn("stateMachine", "")):]:
-        raise _not_yet("Starting an execution from a version or alias ARN")
-    execution = runtime.start_execution(machine, request.get("input"), request.get("name"))
+    version = _publish(machine, request.get("description"), request.get("revisionId"))
+    return {"creationDate": version.created, "stateMachineVersionArn": version.arn}
+
+
+def list_state_machine_versions(request: dict) -> dict:
+    machine = _machine(request["stateMachineArn"])
+    versions = machine.versions.filter(deleted_at=None).select_related("machine").order_by("-number")
+    return _paged(versions, request, "stateMachineVersions", lambda version: {
+        "stateMachineVersionArn": version.arn, "creationDate": version.created})
+
+
+def delete_state_machine_version(request: dict) -> dict:
+    version_arn = request["stateMachineVersionArn"]
+    name, qualifier = _split(version_arn)
+    if qualifier is None or not qualifier.isdigit():
+        raise ApiError("ValidationException", f"Invalid State Machine Version Arn: '{version_arn}'")
+    version = StateMachineVersion.objects.filter(
+        machine__name=name, number=int(qualifier), deleted_at=None).select_related("machine").first()
+    if version is None:
+        return {}  # AWS: deleting a version that does not exist succeeds
+    referring = [alias.arn for alias in version.machine.aliases.all()
+                 if any(route["version"] == version.number for route in alias.routing)]
+    if referring:
+        raise ApiError("ConflictException", "Version to be deleted must not be referenced by an alias. "
+                       f"Current list of aliases referencing this version: {referring}")
+    version.deleted_at = runtime._datetime(runtime.now())
+    version.save(update_fields=["deleted_at"])
+    return {}
+
+
+def _routing(machine: StateMachine | None, routes: list[dict]) -> tuple[StateMachine, list[dict]]:
+    """Check a routing configuration: one or two versions of one machine, weights adding up to 100."""
+    checked = []
+    for route in routes:
+        version_arn = route["stateMachineVersionArn"]
+        name, qualifier = _split(version_arn)
+        if qualifier is None or not qualifier.isdigit():
+            raise ApiError("ValidationException", f"Invalid State Machine Version Arn: '{version_arn}'")
+        if machine is not None and name != machine.name:
+            raise ApiError("ValidationException", "Routing configuration must contain state machine "
+                           "versions of the same state machine")
+        version = StateMachineVersion.objects.filter(
+            machine__name=name, number=int(qualifier), deleted_at=None).select_related("machine").first()
+        if version is None:
+            raise ApiError("ResourceNotFound", f"Resource not found: '{version_arn}'")
+        machine = version.machine
+        checked.append({"version": version.number, "weight": route["weight"]})
+    if len({route["version"] for route in checked}) != len(checked):
+        raise ApiError("ValidationException", "Routing configuration must contain distinct state machine "
+                       "versions")
+    if sum(route["weight"] for route in checked) != 100:
+        raise ApiError("ValidationException", "Sum of routing configuration weights must be equal to 100")
+    return machine, checked
+
+
+def _alias(alias_arn: str) -> StateMachineAlias:
+    name, qualifier = _split(alias_arn)
+    if qualifier is None or qualifier.isdigit():
+        raise ApiError("InvalidArn", f"Invalid Arn: '{alias_arn}': not a state machine alias ARN")
+    alias = (StateMachineAlias.objects.filter(machine__name=name, name=qualifier)
+             .select_related("machine").first())
+    if alias is None:
+        raise ApiError("ResourceNotFound", f"Resource not found: '{alias_arn}'")
+    return alias
+
+
+def _routes_out(alias: StateMachineAlias) -> list[dict]:
+    return [{"stateMachineVersionArn": f"{alias.machine.arn}:{route['version']}", "weight": route["weight"]}
+            for route in alias.routing]
+
+
+def create_state_machine_alias(request: dict) -> dict:
+    machine, routing = _routing(None, request["routingConfiguration"])
+    try:
+        with transaction.atomic():
+            alias = StateMachineAlias.objects.create(machine=machine, name=request["name"], routing=routing,
+                                                     description=request.get("description") or "")
+    except IntegrityError:
+        existing = machine.aliases.get(name=request["name"])
+        if existing.routing == routing and existing.description == (request.get("description") or ""):
+            alias = existing  # AWS: creating the same alias again is idempotent
+        else:
+            raise ApiError("ConflictException", f"Alias already exists: '{existing.arn}'") from None
+    return {"stateMachineAliasArn": alias.arn, "creationDate": alias.created}
+
+
+def describe_state_machine_alias(request: dict) -> dict:
+    alias = _alias(request["stateMachineAliasArn"])
+    return _compact({
+        "stateMachineAliasArn": alias.arn, "name": alias.name, "description": alias.description or None,
+        "routingConfiguration": _routes_out(alias), "creationDate": alias.created,
+        "updateDate": alias.updated,
+    })
+
+
+def update_state_machine_alias(request: dict) -> dict:
+    alias = _alias(request["stateMachineAliasArn"])
+    if request.get("description") is None and request.get("routingConfiguration") is None:
+        raise ApiError("ValidationException", "Either the description or the routing configuration "
+                       "must be specified")
+    if request.get("routingConfiguration") is not None:
+        _, alias.routing = _routing(alias.machine, request["routingConfiguration"])
+    if request.get("description") is not None:
+        alias.description = request["description"]
+    alias.save()
+    return {"updateDate": alias.updated}
+
+
+def delete_state_machine_alias(request: dict) -> dict:
+    _alias(request["stateMachineAliasArn"]).delete()
+    return {}
+
+
+def list_state_machine_aliases(request: dict) -> dict:
+    machine = _machine(request["stateMachineArn"])
+    aliases = machine.aliases.select_related("machine").order_by("name")
+    return _paged(aliases, request, "stateMachineAliases", lambda alias: {
+        "stateMachineAliasArn": alias.arn, "creationDate": alias.created})
+
+
+# -- executions ------------------------------------------------------------------------------------
+def _start_target(request: dict):
+    """(machine, version, alias) an execution starts with; an alias picks one of its versions."""
+    machine, version, alias = _target(request["stateMachineArn"], runtime.StateMachineDoesNotExist)
+    if alias is not None:
+        version = _version_of(alias)
+    return machine, version, alias
+
+
+def _record_origin(execution: Execution, version, alias) -> None:
+    if version is not None:
+        ExecutionOrigin.objects.get_or_create(execution=execution, defaults={
+            "version_arn": version.arn, "alias_arn": alias.arn if alias else ""})
+
+
+def start_execution(request: dict) -> dict:
+    machine, version, alias = _start_target(request)
+    with transaction.atomic():
+        execution = runtime.start_execution(machine, request.get("input"), request.get("name"),
+                                            revision=version.revision if version else None)
+        _record_origin(execution, version, alias)
     return {"executionArn": execution.arn, "startDate": execution.start_date}
 
 
 def start_sync_execution(request: dict) -> dict:
-    machine = _machine(request["stateMachineArn"])
-    execution = runtime.start_sync_express(machine, request.get("input"), request.get("name"))
+    machine, version, alias = _start_target(request)
+    execution = runtime.start_sync_express(machine, request.get("input"), request.get("name"),
+                                           revision=version.revision if version else None)
+    _record_origin(execution, version, alias)
     duration_ms = (execution.stop_date - execution.start_date).total_seconds() * 1000
     return _compact({
-        "executionArn": execution.arn, "stateMachineArn": machine.arn, "name": execution.name,
+        "executionArn": execution.arn, "stateMachineArn": request["stateMachineArn"], "name": execution.name,
         "startDate": execution.start_date, "stopDate": execution.stop_date, "status": execution.status,
         "error": execution.error, "cause": execution.cause,
         "input": execution.input, "inputDetails": {"included": True},
@@ -321,6 +566,14 @@ def _redrive_status(execution: Execution) -> tuple[str, str | None]:
     return ("NOT_REDRIVABLE", reason) if reason else ("REDRIVABLE", None)
 
 
+def _origin_fields(execution: Execution) -> dict:
+    origin = _origin(execution)
+    if origin is None:
+        return {}
+    return _compact({"stateMachineVersionArn": origin.version_arn,
+                     "stateMachineAliasArn": origin.alias_arn or None})
+
+
 def describe_execution(request: dict) -> dict:
     execution = _execution(request["executionArn"])
     data = execution.to_dict()
@@ -328,6 +581,7 @@ def describe_execution(request: dict) -> dict:
     data["redriveStatus"] = status
     if reason:
         data["redriveStatusReason"] = reason
+    data.update(_origin_fields(execution))
     return data
 
 
@@ -336,6 +590,7 @@ def _execution_item(execution: Execution) -> dict:
         "executionArn": execution.arn, "stateMachineArn": execution.machine.arn, "name": execution.name,
         "status": execution.status, "startDate": execution.start_date, "stopDate": execution.stop_date,
         "redriveCount": execution.redrive_count, "redriveDate": execution.redrive_date,
+        **_origin_fields(execution),
     })
 
 
@@ -344,11 +599,16 @@ def list_executions(request: dict) -> dict:
         raise _not_yet("ListExecutions by mapRunArn (map runs)")
     if not request.get("stateMachineArn"):
         raise ApiError("ValidationException", "Must provide a StateMachine ARN or MapRun ARN")
-    machine = _machine(request["stateMachineArn"])
+    machine, version, alias = _target(request["stateMachineArn"])
     if machine.type == MachineType.EXPRESS:
         raise runtime.StateMachineTypeNotSupported(
             "This operation is not supported by this type of state machine")
-    executions = Execution.objects.filter(machine=machine, parent=None).select_related("machine")
+    executions = (Execution.objects.filter(machine=machine, parent=None)
+                  .select_related("machine", "origin"))
+    if alias is not None:
+        executions = executions.filter(origin__alias_arn=alias.arn)
+    elif version is not None:
+        executions = executions.filter(origin__version_arn=version.arn)
     if request.get("statusFilter"):
         executions = executions.filter(status=request["statusFilter"])
     if request.get("redriveFilter") == "REDRIVEN":
@@ -443,14 +703,6 @@ NOT_YET = {
     "SendTaskSuccess": "task tokens (a later Stepwise issue: activities and task tokens)",
     "SendTaskFailure": "task tokens (a later Stepwise issue: activities and task tokens)",
     "SendTaskHeartbeat": "task tokens (a later Stepwise issue: activities and task tokens)",
-    "PublishStateMachineVersion": "state machine versions",
-    "ListStateMachineVersions": "state machine versions",
-    "DeleteStateMachineVersion": "state machine versions",
-    "CreateStateMachineAlias": "state machine aliases",
-    "DescribeStateMachineAlias": "state machine aliases",
-    "UpdateStateMachineAlias": "state machine aliases",
-    "DeleteStateMachineAlias": "state machine aliases",
-    "ListStateMachineAliases": "state machine aliases",
     "DescribeMapRun": "map runs",
     "ListMapRuns": "map runs",
     "UpdateMapRun": "map runs",
@@ -464,6 +716,14 @@ HANDLERS: dict[str, Callable[[dict], dict]] = {
     "DeleteStateMachine": delete_state_machine,
     "DescribeStateMachineForExecution": describe_state_machine_for_execution,
     "ValidateStateMachineDefinition": validate_state_machine_definition,
+    "PublishStateMachineVersion": publish_state_machine_version,
+    "ListStateMachineVersions": list_state_machine_versions,
+    "DeleteStateMachineVersion": delete_state_machine_version,
+    "CreateStateMachineAlias": create_state_machine_alias,
+    "DescribeStateMachineAlias": describe_state_machine_alias,
+    "UpdateStateMachineAlias": update_state_machine_alias,
+    "DeleteStateMachineAlias": delete_state_machine_alias,
+    "ListStateMachineAliases": list_state_machine_aliases,
     "StartExecution": start_execution,
     "StartSyncExecution": start_sync_execution,
     "DescribeExecution": describe_execution,

@@ -319,3 +319,62 @@ class Tag(models.Model):
 
     def __str__(self):
         return f"{self.key}={self.value}"
+
+
+class StateMachineVersion(models.Model):
+    """An immutable, numbered snapshot of a state machine (PublishStateMachineVersion): it pins a
+    revision. ARN: the machine's ARN + `:<number>`."""
+
+    machine = models.ForeignKey(StateMachine, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    revision = models.ForeignKey(StateMachineRevision, on_delete=models.CASCADE, related_name="versions")
+    description = models.CharField(max_length=256, blank=True, default="")
+    created = models.DateTimeField(auto_now_add=True)
+    # AWS never gives a deleted version's number to another version: deleted ones stay as markers.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["machine", "-number"]
+        constraints = [models.UniqueConstraint(fields=["machine", "number"], name="unique_version_number")]
+
+    def __str__(self):
+        return f"{self.machine.name}:{self.number}"
+
+    @property
+    def arn(self) -> str:
+        return f"{self.machine.arn}:{self.number}"
+
+
+class StateMachineAlias(models.Model):
+    """A name that routes executions to one or two versions by weight. ARN: the machine's ARN +
+    `:<alias name>`. `routing` is `[{"version": <number>, "weight": <0-100>}, ...]`."""
+
+    machine = models.ForeignKey(StateMachine, on_delete=models.CASCADE, related_name="aliases")
+    name = models.CharField(max_length=80)
+    description = models.CharField(max_length=256, blank=True, default="")
+    routing = models.JSONField(default=list)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["machine", "name"]
+        constraints = [models.UniqueConstraint(fields=["machine", "name"], name="unique_alias_name")]
+
+    def __str__(self):
+        return f"{self.machine.name}:{self.name}"
+
+    @property
+    def arn(self) -> str:
+        return f"{self.machine.arn}:{self.name}"
+
+
+class ExecutionOrigin(models.Model):
+    """The version (and alias) an execution was started through, when it was not the machine itself
+    (DescribeExecution's stateMachineVersionArn / stateMachineAliasArn; ListExecutions by either)."""
+
+    execution = models.OneToOneField(Execution, on_delete=models.CASCADE, related_name="origin")
+    version_arn = models.CharField(max_length=256, db_index=True)
+    alias_arn = models.CharField(max_length=256, blank=True, default="", db_index=True)
+
+    def __str__(self):
+        return self.alias_arn or self.version_arn

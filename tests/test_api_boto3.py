@@ -323,8 +323,7 @@ def test_errors_raise_the_exception_classes_boto3_knows(sfn):
     # Activities and task tokens come with a later issue: a clear error, never a 500.
     assert error_code(sfn.send_task_success, taskToken="token", output="{}") == "UnsupportedOperation"
     assert error_code(sfn.list_activities) == "UnsupportedOperation"
-    publish = sfn.publish_state_machine_version
-    assert error_code(publish, stateMachineArn=machine_arn) == "UnsupportedOperation"
+    assert error_code(sfn.list_map_runs, executionArn=machine_arn) == "UnsupportedOperation"
 
 
 # -- the protocol and authentication, below boto3 ----------------------------------------------------
@@ -460,3 +459,63 @@ def test_the_aws_cli_creates_lists_and_runs(api, sfn):
     result = aws_cli(api, "start-sync-execution", "--state-machine-arn", created["stateMachineArn"],
                      "--input", '{"a": 1}')
     assert (result["status"], result["output"]) == ("SUCCEEDED", '{"x":1}')
+
+
+# -- versions and aliases --------------------------------------------------------------------------
+def test_versions_pin_a_definition_and_aliases_route_executions_to_them(sfn):
+    machine_arn = create(sfn, "versioned", {"StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Result": "one", "End": True}}}, publish=True, versionDescription="first")
+    v1 = sfn.list_state_machine_versions(stateMachineArn=machine_arn)["stateMachineVersions"][0]
+    assert v1["stateMachineVersionArn"] == machine_arn + ":1"
+    two = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "two", "End": True}}}
+    updated = sfn.update_state_machine(stateMachineArn=machine_arn, definition=json.dumps(two), publish=True)
+    assert updated["stateMachineVersionArn"] == machine_arn + ":2"
+    # Publishing the same revision again gives the same version; a stale revisionId is a conflict.
+    again = sfn.publish_state_machine_version(stateMachineArn=machine_arn)
+    assert again["stateMachineVersionArn"] == machine_arn + ":2"
+    with pytest.raises(sfn.exceptions.ConflictException):
+        sfn.publish_state_machine_version(stateMachineArn=machine_arn, revisionId="1")
+    described = sfn.describe_state_machine(stateMachineArn=machine_arn + ":1")
+    assert (described["stateMachineArn"], described["description"]) == (machine_arn + ":1", "first")
+    assert json.loads(described["definition"])["States"]["P"]["Result"] == "one"
+
+    # A version runs its own definition, whatever the machine's latest is.
+    first = sfn.start_execution(stateMachineArn=machine_arn + ":1")["executionArn"]
+    assert wait_for(sfn, first, "SUCCEEDED")["output"] == '"one"'
+    assert sfn.describe_execution(executionArn=first)["stateMachineVersionArn"] == machine_arn + ":1"
+
+    alias_arn = sfn.create_state_machine_alias(name="live", routingConfiguration=[
+        {"stateMachineVersionArn": machine_arn + ":1", "weight": 100}])["stateMachineAliasArn"]
+    assert alias_arn == machine_arn + ":live"
+    through_alias = sfn.start_execution(stateMachineArn=alias_arn)["executionArn"]
+    described = wait_for(sfn, through_alias, "SUCCEEDED")
+    assert (described["output"], described["stateMachineAliasArn"]) == ('"one"', alias_arn)
+    sfn.update_state_machine_alias(stateMachineAliasArn=alias_arn, routingConfiguration=[
+        {"stateMachineVersionArn": machine_arn + ":1", "weight": 0},
+        {"stateMachineVersionArn": machine_arn + ":2", "weight": 100}])
+    routed = sfn.start_execution(stateMachineArn=alias_arn)["executionArn"]
+    assert wait_for(sfn, routed, "SUCCEEDED")["output"] == '"two"'
+    assert sfn.describe_state_machine_alias(stateMachineAliasArn=alias_arn)["routingConfiguration"][1] == {
+        "stateMachineVersionArn": machine_arn + ":2", "weight": 100}
+    by_alias = sfn.list_executions(stateMachineArn=alias_arn)["executions"]
+    assert {item["executionArn"] for item in by_alias} == {through_alias, routed}
+    listed = sfn.list_state_machine_aliases(stateMachineArn=machine_arn)["stateMachineAliases"]
+    assert [item["stateMachineAliasArn"] for item in listed] == [alias_arn]
+
+    with pytest.raises(sfn.exceptions.ValidationException):
+        sfn.update_state_machine_alias(stateMachineAliasArn=alias_arn, routingConfiguration=[
+            {"stateMachineVersionArn": machine_arn + ":1", "weight": 60}])
+    with pytest.raises(sfn.exceptions.ConflictException):
+        sfn.delete_state_machine_version(stateMachineVersionArn=machine_arn + ":2")
+    sfn.delete_state_machine_alias(stateMachineAliasArn=alias_arn)
+    with pytest.raises(sfn.exceptions.ResourceNotFound):
+        sfn.describe_state_machine_alias(stateMachineAliasArn=alias_arn)
+    sfn.delete_state_machine_version(stateMachineVersionArn=machine_arn + ":2")
+    versions = sfn.list_state_machine_versions(stateMachineArn=machine_arn)["stateMachineVersions"]
+    assert [item["stateMachineVersionArn"] for item in versions] == [machine_arn + ":1"]
+    # Version numbers are never reused.
+    sfn.update_state_machine(stateMachineArn=machine_arn, definition=json.dumps(PASS))
+    assert sfn.publish_state_machine_version(stateMachineArn=machine_arn)["stateMachineVersionArn"] == \
+        machine_arn + ":3"
+    with pytest.raises(sfn.exceptions.StateMachineDoesNotExist):
+        sfn.start_execution(stateMachineArn=machine_arn + ":2")
