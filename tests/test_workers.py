@@ -208,3 +208,23 @@ def test_async_express_restarts_from_the_beginning_when_its_worker_dies(deployme
     assert deployment.scalar("SELECT runs FROM designer_execution WHERE name='once'") == 2  # at least once
     assert deployment.call_count() == 2
     assert deployment.scalar("SELECT count(*) FROM designer_historyevent") == 0
+
+
+def test_worker_killed_in_the_middle_of_a_step_its_work_is_redone_once(deployment):
+    states = {f"P{i}": {"Type": "Pass", "Next": f"P{i + 1}"} for i in range(150)}
+    states["P150"] = {"Type": "Pass", "End": True}
+    create_machine(deployment, "heavy", {"StartAt": "P0", "States": states})
+    start(deployment, "heavy", "big", {"blob": "x" * 200_000})  # each step writes ~60 MB of history
+    doomed = deployment.start_worker()
+    deployment.wait_until("SELECT count(*) FROM django_tasks_database_dbtaskresult "
+                          "WHERE task_path = 'designer.tasks.advance' AND status = 'RUNNING'", 1)
+    doomed.kill()
+    assert deployment.scalar(STATUS, ("big",)) == "RUNNING"
+    deployment.start_worker()
+    deployment.wait_until(STATUS, "SUCCEEDED", params=("big",), timeout=30)
+    events, low, high = deployment.sql(
+        "SELECT count(*), min(seq), max(seq) FROM designer_historyevent")[0]
+    assert (events, low, high) == (304, 1, 304)  # started, 151 entered/exited pairs, succeeded
+    claims = [json.loads(row[0]) for row in deployment.sql(
+        "SELECT worker_ids FROM django_tasks_database_dbtaskresult WHERE task_path = 'designer.tasks.advance'")]
+    assert [len(workers) for workers in claims] == [2]  # the dead worker's claim, then the sweep's requeue
