@@ -226,5 +226,6 @@ def test_worker_killed_in_the_middle_of_a_step_its_work_is_redone_once(deploymen
         "SELECT count(*), min(seq), max(seq) FROM designer_historyevent")[0]
     assert (events, low, high) == (304, 1, 304)  # started, 151 entered/exited pairs, succeeded
     claims = [json.loads(row[0]) for row in deployment.sql(
-        "SELECT worker_ids FROM django_tasks_database_dbtaskresult WHERE task_path = 'designer.tasks.advance'")]
+        "SELECT worker_ids FROM django_tasks_database_dbtaskresult "
+        "WHERE task_path = 'designer.tasks.advance'")]
     assert [len(workers) for workers in claims] == [2]  # the dead worker's claim, then the sweep's requeue
