@@ -21,6 +21,7 @@ from engine.errors import (
     RUNTIME,
     StatesError,
 )
+from engine.fields import resolve_number
 from engine.interpreter import PARKED, Execution, Frame
 from engine.paths import PathNotFound
 from engine.states import HANDLERS as SIMPLE_HANDLERS
@@ -97,49 +98,6 @@ class ItemEnv:
 
     def uuid(self) -> str:
         return self.frame.uuid()
-
-
-def _shown(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-
-
-def _resolve(spec: Any, frame: Frame, effective: Any, integer: bool) -> Any:
-    """MaxConcurrency / ToleratedFailure* given literally, by a …Path, or by a JSONata expression."""
-    if not isinstance(spec, tuple):
-        return spec
-    kind, source, field = spec
-    if kind == "path":
-        try:
-            raw = source.get(effective, frame)
-        except PathNotFound:
-            raise StatesError(RUNTIME, f"Invalid path '{source.text}' : No results for path: "
-                                       f"{source.normalized}") from None
-        value = _number_or_none(raw, integer)
-        if value is None:
-            raise StatesError(RUNTIME, f"The {field} field refers to value \"{_shown(raw)}\" which is not a "
-                                       f"valid {'integer' if integer else 'float'}: {source.text}")
-        return value
-    value = source(jsonata_binding(frame), frame)
-    if type(value) is float and integer and value.is_integer():
-        value = int(value)
-    if (type(value) is not int) if integer else (type(value) not in (int, float)):
-        raise StatesError(QUERY_EVALUATION_ERROR,
-                          f"The {field} field must evaluate to {'an integer' if integer else 'a number'}")
-    return value
-
-
-def _number_or_none(value: Any, integer: bool) -> int | float | None:
-    """AWS reads these fields leniently: 3, 3.0 and "3" are all the integer 3."""
-    if isinstance(value, str):
-        try:
-            value = int(value) if integer else float(value)
-        except ValueError:
-            return None
-    if type(value) is float and integer and value.is_integer():
-        return int(value)
-    if integer:
-        return value if type(value) is int else None
-    return value if type(value) in (int, float) else None
 
 
 def _items(state: State, frame: Frame, effective: Any) -> list:
@@ -231,14 +189,14 @@ def run_map(ex: Execution, frame: Frame, state: State) -> str:
         items = _batches(state, _items(state, frame, effective), frame, effective)
     except StatesError as error:
         return ex.state_failed(frame, state, error, failed_event="MapStateFailed")
-    limit = _resolve(state.max_concurrency, frame, effective, integer=True) or math.inf
+    limit = resolve_number(state.max_concurrency, frame, effective) or math.inf
     frame.phase = "children"
     ex.emit(frame, "MapStateStarted", {"length": len(items)})
     # AWS reads the tolerance settings only once the Map has started; a bad value fails the
     # execution without a MapStateFailed event.
     fan = frame.fanout = Fanout("Map", len(items), limit, items)
-    count = _resolve(state.tolerated_count, frame, effective, integer=True)
-    percentage = _resolve(state.tolerated_percentage, frame, effective, integer=False)
+    count = resolve_number(state.tolerated_count, frame, effective)
+    percentage = resolve_number(state.tolerated_percentage, frame, effective, integer=False)
     if percentage is not None and not 0 <= percentage <= 100:
         raise StatesError(RUNTIME, "ToleratedFailurePercentage must be between 0 and 100.")
     fan.tolerated_count, fan.tolerated_percentage = count, percentage

@@ -13,6 +13,7 @@ from typing import Any
 from engine import io
 from engine.compile import JSONATA, Catcher, State
 from engine.errors import NO_CHOICE_MATCHED, QUERY_EVALUATION_ERROR, RUNTIME, TIMEOUT, StatesError
+from engine.fields import resolve_number
 from engine.interpreter import PARKED, Execution, Frame, Suspension
 from engine.paths import PathNotFound
 from engine.tasks import task_events
@@ -25,15 +26,14 @@ def jsonata_binding(frame: Frame, **values: Any) -> dict:
     return values
 
 
-def finish(ex: Execution, frame: Frame, state: State, result: Any, assign_value: Any = None) -> str:
+def finish(ex: Execution, frame: Frame, state: State, result: Any) -> str:
     """The state's work produced `result`: derive its output and variables, then leave it."""
     if state.language == JSONATA:
         binding = jsonata_binding(frame, result=result)
         output = state.output(binding, frame) if state.output is not None else result
         assigned = state.assign(binding, frame) if state.assign is not None else None
     else:
-        assigned = state.assign(result if assign_value is None else assign_value, frame) \
-            if state.assign is not None else None
+        assigned = state.assign(result, frame) if state.assign is not None else None
         output = io.state_output(state, frame.value, result, frame)
     return ex.leave(frame, state, output, assigned)
 
@@ -64,27 +64,6 @@ def effective_input(state: State, frame: Frame) -> Any:
     if state.language == JSONATA:
         return state.arguments(jsonata_binding(frame), frame) if state.arguments is not None else frame.value
     return io.effective_input(state, frame.value, frame)
-
-
-def resolve_number(spec: Any, frame: Frame, effective: Any, field: str, integer: bool = True) -> Any:
-    """A number field given literally, by a `…Path`, or as a JSONata expression (compile._number_field)."""
-    if not isinstance(spec, tuple):
-        return spec
-    kind, source, field_name = spec
-    if kind == "path":
-        try:
-            value = source.get(frame.value if field != "map" else effective, frame)
-        except PathNotFound:
-            raise StatesError(RUNTIME, f"Invalid path '{source.text}' : No results for path: "
-                                       f"{source.normalized}") from None
-    else:
-        value = source(jsonata_binding(frame), frame)
-        if type(value) is float and value.is_integer():
-            value = int(value)
-        if type(value) is not int or value <= 0:
-            raise StatesError(QUERY_EVALUATION_ERROR, f"The {field_name} field must evaluate to a positive "
-                                                      f"integer, but was: {_json(value)}")
-    return value
 
 
 # -- Pass -------------------------------------------------------------------------------------------
@@ -194,8 +173,8 @@ def run_task(ex: Execution, frame: Frame, state: State) -> str:
         ex.enter(frame, state)
         frame.effective = effective_input(state, frame)
     frame.phase = None
-    timeout = resolve_number(state.timeout_seconds, frame, frame.effective, "TimeoutSeconds")
-    heartbeat = resolve_number(state.heartbeat_seconds, frame, frame.effective, "HeartbeatSeconds")
+    timeout = resolve_number(state.timeout_seconds, frame, frame.value, positive=True)
+    heartbeat = resolve_number(state.heartbeat_seconds, frame, frame.value, positive=True)
     # No TimeoutSeconds: AWS records no timeoutInSeconds; the runtime applies its own ceiling.
     events = task_events(state.resource, ex.region)
     token = None
