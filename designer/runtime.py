@@ -652,6 +652,9 @@ def sweep_and_reschedule() -> None:
     from django_tasks_db.models import DBTaskResult
 
     sweep()
+    # Finished hints have done their work: keep a day of them to look at, not every one for ever.
+    DBTaskResult.objects.filter(status="SUCCESSFUL", task_path__startswith="designer.tasks.",
+                                finished_at__lt=_wall() - timedelta(days=1)).delete()
     others = DBTaskResult.objects.filter(status="RUNNING").exclude(task_path="designer.tasks.sweep")
     busy = Execution.objects.running().exists() or others.exists()
     if busy:

@@ -129,3 +129,12 @@ def test_redrive_button_continues_a_failed_execution(client):
     assert execution.redrive_count == 1
     html = client.get(execution.get_absolute_url()).content.decode()
     assert "ExecutionRedriven" in html and "status-failed" in html  # a Fail state fails again, as on AWS
+
+
+def test_execution_page_lists_task_attempts(client):
+    machine = runtime.create_state_machine("attempted", json.dumps({"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:greet", "End": True}}}))
+    execution = runtime.start_execution(machine, '{"name": "Di"}')
+    drain()
+    html = client.get(execution.get_absolute_url()).content.decode()
+    assert "Task attempts" in html and "status-succeeded" in html and "Hello, Di!" in html
