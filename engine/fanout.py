@@ -178,7 +178,8 @@ def run_map(ex: Execution, frame: Frame, state: State) -> str:
     if phase == "children-failed":
         if state.distributed:
             error, cause = frame.fanout.error
-            ex.emit(frame, "MapRunFailed", {"error": error, "cause": cause})
+            ex.emit(frame, "MapRunFailed", {key: value for key, value in (("error", error), ("cause", cause))
+                                            if value is not None})
         return _failed(ex, frame, state, "MapStateFailed")
     if phase is None:
         ex.enter(frame, state)

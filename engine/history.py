@@ -93,7 +93,8 @@ def to_aws(event: dict) -> dict:
             for field in _TEXT_FIELDS:
                 if field in details:
                     details[field] = json_text(details[field])
-                    details.setdefault(f"{field}Details", {"truncated": False})
+                    if field != "parameters":  # TaskScheduled has no parametersDetails
+                        details.setdefault(f"{field}Details", {"truncated": False})
             if "assignedVariables" in details:
                 details["assignedVariables"] = {
                     name: json_text(v) for name, v in details["assignedVariables"].items()

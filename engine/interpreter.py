@@ -183,7 +183,9 @@ class Execution:
         self.emit(None, "ExecutionStarted", {
             "input": self.input, "inputDetails": {"truncated": False}, "roleArn": self.options.role_arn,
         })
-        self.runnable.append(self.new_frame("", None, None, self.input))
+        root = self.new_frame("", None, None, self.input)
+        root.last_event_id = self.event_count  # the first state follows ExecutionStarted
+        self.runnable.append(root)
 
     def run(self, max_transitions: int | None = None) -> list[Suspension]:
         """Run every runnable frame until all are parked or finished (or the budget is spent).

@@ -87,7 +87,3 @@ def output_path(state: State, value: Any, env: Any) -> Any:
         raise _invalid_path(path, value) from None
 
 
-def state_output(state: State, state_input: Any, result: Any, env: Any) -> Any:
-    """Everything after the state's work: ResultSelector, ResultPath, OutputPath."""
-    selected = result_selector(state, result, env)
-    return output_path(state, result_path(state.result_path, state_input, selected, env.execution.sizer), env)

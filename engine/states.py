@@ -33,8 +33,11 @@ def finish(ex: Execution, frame: Frame, state: State, result: Any) -> str:
         output = state.output(binding, frame) if state.output is not None else result
         assigned = state.assign(binding, frame) if state.assign is not None else None
     else:
-        assigned = state.assign(result, frame) if state.assign is not None else None
-        output = io.state_output(state, frame.value, result, frame)
+        # JSONPath: Assign sees the result after ResultSelector, before ResultPath merges it.
+        selected = io.result_selector(state, result, frame)
+        assigned = state.assign(selected, frame) if state.assign is not None else None
+        merged = io.result_path(state.result_path, frame.value, selected, ex.sizer)
+        output = io.output_path(state, merged, frame)
     return ex.leave(frame, state, output, assigned)
 
 
@@ -51,7 +54,7 @@ def caught(ex: Execution, frame: Frame, state: State, catcher: Catcher, error: s
             assigned = catcher.assign(binding, frame) if catcher.assign is not None else None
         else:
             assigned = catcher.assign(error_output, frame) if catcher.assign is not None else None
-            output = io.result_path(catcher.result_path, frame.value, error_output)
+            output = io.result_path(catcher.result_path, frame.value, error_output, ex.sizer)
         return ex.leave(frame, state, output, assigned, next_state=catcher.next)
     except StatesError as failure:
         # A catcher whose own Output or Assign fails does not catch again: the state fails with that error.
@@ -171,16 +174,17 @@ def run_task(ex: Execution, frame: Frame, state: State) -> str:
         return _task_done(ex, frame, state)
     if phase is None:
         ex.enter(frame, state)
-        frame.effective = effective_input(state, frame)
     frame.phase = None
-    timeout = resolve_number(state.timeout_seconds, frame, frame.value, positive=True)
-    heartbeat = resolve_number(state.heartbeat_seconds, frame, frame.value, positive=True)
-    # No TimeoutSeconds: AWS records no timeoutInSeconds; the runtime applies its own ceiling.
-    events = task_events(state.resource, ex.region)
     token = None
     if state.resource.endswith(".waitForTaskToken"):
         token = frame.task_token = ex.options.uuid()
         frame._context = None
+    # Evaluated for every attempt: `$$.Task.Token` and `$$.State.RetryCount` are the attempt's own.
+    frame.effective = effective_input(state, frame)
+    timeout = resolve_number(state.timeout_seconds, frame, frame.value, positive=True)
+    heartbeat = resolve_number(state.heartbeat_seconds, frame, frame.value, positive=True)
+    # No TimeoutSeconds: AWS records no timeoutInSeconds; the runtime applies its own ceiling.
+    events = task_events(state.resource, ex.region)
     ex.emit(frame, events.scheduled, events.scheduled_details(state, frame.effective, timeout, heartbeat))
     suspension = Suspension(frame.id, "task", state.name, resource=state.resource,
                             parameters=frame.effective, attempt=frame.retry_count,
@@ -203,12 +207,7 @@ def _task_done(ex: Execution, frame: Frame, state: State) -> str:
         result = outcome[1]
         ex.emit(frame, events.succeeded, events.succeeded_details(state, result))
         frame.phase = None
-        if state.language == JSONATA:
-            return finish(ex, frame, state, result)
-        selected = io.result_selector(state, result, frame)
-        assigned = state.assign(selected, frame) if state.assign is not None else None
-        output = io.output_path(state, io.result_path(state.result_path, frame.value, selected), frame)
-        return ex.leave(frame, state, output, assigned)
+        return finish(ex, frame, state, result)
     _, error, cause = outcome
     # A task reported as failing with States.Timeout (a worker that stopped waiting for a function)
     # timed out: AWS records *TimedOut, not *Failed.

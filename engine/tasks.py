@@ -49,7 +49,7 @@ class TaskEvents:
             details = {"resource": self.resource, "input": parameters, "inputDetails": {"truncated": False}}
         if timeout is not None:
             details["timeoutInSeconds"] = timeout
-        if heartbeat is not None:
+        if heartbeat is not None and self.family != "LambdaFunction":  # Lambda's event has no heartbeat
             details["heartbeatInSeconds"] = heartbeat
         return details
 

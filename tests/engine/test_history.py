@@ -127,18 +127,9 @@ def test_every_event_uses_the_details_key_aws_names_for_its_type(event_type):
     assert keys <= ({expected} if expected else set())
 
 
-KNOWN_SHAPE_BUGS = {
-    "LambdaFunctionScheduled": "engine/tasks.py scheduled_details adds heartbeatInSeconds, which AWS's "
-                               "LambdaFunctionScheduledEventDetails does not have",
-    "TaskScheduled": "engine/history.py to_aws adds parametersDetails, which AWS's "
-                     "TaskScheduledEventDetails does not have",
-    "MapRunFailed": "engine/fanout.py run_map records cause None instead of leaving it out",
-}
 
 
-@pytest.mark.parametrize("event_type", [
-    pytest.param(t, marks=pytest.mark.xfail(strict=True, reason=KNOWN_SHAPE_BUGS[t])) if t in KNOWN_SHAPE_BUGS
-    else t for t in sorted({event["type"] for event in ALL_EVENTS})])
+@pytest.mark.parametrize("event_type", sorted({event["type"] for event in ALL_EVENTS}))
 def test_every_event_to_aws_validates_against_the_history_event_shape(event_type):
     problems = []
     for event in ALL_EVENTS:
@@ -149,7 +140,6 @@ def test_every_event_to_aws_validates_against_the_history_event_shape(event_type
     assert problems == []
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_SHAPE_BUGS["LambdaFunctionScheduled"])
 def test_a_lambda_scheduled_event_has_no_heartbeat_field():
     result = run({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": LAMBDA,
                                                    "HeartbeatSeconds": 10, "End": True}}}, {}, lambda s, e: 1)
@@ -172,8 +162,6 @@ def service_task_scheduled_event():
     return event
 
 
-@pytest.mark.xfail(strict=True, reason="engine/history.py to_aws gives every text field a '<field>Details'; "
-                                       "TaskScheduledEventDetails has parameters but no parametersDetails")
 def test_to_aws_gives_task_scheduled_parameters_no_details_field():
     details = to_aws(service_task_scheduled_event())["taskScheduledEventDetails"]
     assert details["parameters"] == '{"QueueUrl":"q","MessageBody":"m"}'
@@ -185,7 +173,6 @@ def test_a_service_task_scheduled_event_names_the_execution_region():
     assert service_task_scheduled_event()["taskScheduledEventDetails"]["region"] == "us-east-1"
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_SHAPE_BUGS["MapRunFailed"])
 def test_a_map_run_failed_event_without_cause_leaves_the_cause_out():
     result = run({"StartAt": "M", "States": {"M": {"Type": "Map", "End": True, "ItemProcessor": {
         "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
@@ -219,9 +206,6 @@ def test_previous_event_id_points_to_an_earlier_event(index):
         assert 0 <= event["previousEventId"] < event["id"]
 
 
-@pytest.mark.xfail(strict=True, reason="engine/interpreter.py: the top-level frame starts with last_event_id "
-                                       "0, so the first StateEntered has previousEventId 0 instead of 1 "
-                                       "(ExecutionStarted)")
 def test_a_linear_execution_chains_each_event_to_the_one_before():
     # AWS's GetExecutionHistory example: ExecutionStarted (id 1, previous 0), then the first state's
     # Entered event (id 2, previous 1).

@@ -133,8 +133,6 @@ def test_wait_for_task_token_puts_the_injected_token_in_the_suspension():
     assert suspension.task_token == "token-123"
 
 
-@pytest.mark.xfail(strict=True, reason="states.run_task evaluates Parameters (effective_input) before it "
-                                       "makes the token, so $$.Task.Token is missing: States.Runtime")
 def test_wait_for_task_token_parameters_can_pass_the_token_from_the_context():
     # AWS-documented callback pattern ("Wait for a Callback with Task Token"): the token reaches the
     # worker through "TaskToken.$": "$$.Task.Token" in Parameters.
@@ -161,8 +159,6 @@ def test_a_retried_failure_parks_until_the_back_off_ends_then_schedules_the_next
     assert (second.kind, second.attempt) == ("task", 1)
 
 
-@pytest.mark.xfail(strict=True, reason="states.run_task computes frame.effective once on entering the state; "
-                                       "a retried attempt reuses it, so $$.State.RetryCount stays 0")
 def test_retry_count_reaches_the_parameters_of_the_next_attempt():
     # AWS-documented (Context object page): $$.State.RetryCount in Parameters is the number of retries
     # so far; its example shows "RetryCount": 3 in a running execution.

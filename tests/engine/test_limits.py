@@ -193,8 +193,6 @@ def test_a_pass_result_path_write_into_a_200_kib_document_does_not_measure_it_ag
     assert sum(reference_size(value) for value in measured) < 100
 
 
-@pytest.mark.xfail(strict=True, reason="states._task_done calls io.result_path without the execution's "
-                                       "sizer, so a Task's ResultPath write re-measures the whole document")
 def test_a_task_result_path_write_into_a_200_kib_document_does_not_measure_it_again():
     measured, execution = measured_during_second_state({"StartAt": "First", "States": {
         "First": {"Type": "Pass", "Next": "Second"},
@@ -205,8 +203,6 @@ def test_a_task_result_path_write_into_a_200_kib_document_does_not_measure_it_ag
 
 
 
-@pytest.mark.xfail(strict=True, reason="states.caught calls io.result_path without the execution's sizer, "
-                                       "so a Catcher's ResultPath write re-measures the whole document")
 def test_a_catch_result_path_write_into_a_200_kib_document_does_not_measure_it_again():
     sizer = CountingSizer()
     definition = {"StartAt": "First", "States": {
