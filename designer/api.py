@@ -793,7 +793,10 @@ def is_api_request(request: HttpRequest) -> bool:
 @csrf_exempt
 @login_not_required
 def root(request: HttpRequest) -> HttpResponse:
-    """`/`: the API for POSTs (authenticated by signature only), the dashboard for browsers."""
+    """`/`: the API for POSTs (authenticated by signature only), the dashboard for browsers.
+
+    Under ASGI each request's sync code runs in a thread of its own (Django's ThreadSensitiveContext),
+    so a StartSyncExecution that runs for minutes holds up neither other calls nor the pages."""
     if is_api_request(request):
         return handle(request)
     from designer.views import dashboard

@@ -519,3 +519,28 @@ def test_versions_pin_a_definition_and_aliases_route_executions_to_them(sfn):
         machine_arn + ":3"
     with pytest.raises(sfn.exceptions.StateMachineDoesNotExist):
         sfn.start_execution(stateMachineArn=machine_arn + ":2")
+
+
+def test_a_long_start_sync_execution_does_not_hold_up_other_calls(api, sfn):
+    import threading
+
+    machine_arn = create(sfn, "express-slow", {"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 3, "End": True}}}, type="EXPRESS")
+    results = {}
+    slow = threading.Thread(target=lambda: results.update(
+        slow=api.client().start_sync_execution(stateMachineArn=machine_arn)["status"]))
+    slow.start()
+    time.sleep(0.5)
+    began = time.monotonic()
+    sfn.list_state_machines()
+    assert Browser(api.url).get("/accounts/login/").status == 200
+    assert time.monotonic() - began < 1.5, "other calls waited for the synchronous execution"
+    slow.join(10)
+    assert results["slow"] == "SUCCEEDED"
+
+
+def test_a_request_over_one_megabyte_is_refused(api):
+    body = json.dumps({"name": "big", "roleArn": ROLE, "definition": "x" * (1024 * 1024)}).encode()
+    status, answer = raw(api, "CreateStateMachine", body, sign_with=(api.key_id, api.secret))
+    assert (status, answer["__type"]) == (400, "ValidationException")
+    assert "exceeds the limit of 1048576 bytes" in answer["message"]
