@@ -128,12 +128,10 @@ def _parse_steps(rest: str) -> tuple | None:
 
 
 def _jsonpath_ng(text: str):
-    # Jayway writes boolean filters with && and ||; jsonpath-ng's extended parser spells them & and |.
-    translated = text.replace("&&", "&").replace("||", "|")
     from jsonpath_ng.ext import parse  # imported lazily: jsonpath-ng's parser is slow to build
 
     try:
-        return parse(translated)
+        return parse(text)  # jsonpath-ng 1.16 reads Jayway's && and || in filters
     except Exception as exc:  # jsonpath-ng raises several unrelated exception types
         raise InvalidPath(f"Invalid path: {text}") from exc
 
