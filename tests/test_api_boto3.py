@@ -402,6 +402,9 @@ def test_a_session_cookie_is_not_an_api_credential(api):
     assert "sessionid=" in cookie
     status, answer = raw(api, "ListStateMachines", b"{}", cookie=cookie)
     assert (status, answer["__type"]) == (400, "MissingAuthenticationTokenException")
+    # And a signed call neither needs nor gets a cookie.
+    headers = api.client().list_state_machines()["ResponseMetadata"]["HTTPHeaders"]
+    assert "set-cookie" not in headers
     # And the dashboard is still the dashboard for that browser.
     assert "Dashboard" in browser.get("/").text
 
