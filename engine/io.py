@@ -34,8 +34,8 @@ def _invalid_path(path, value: Any = None) -> StatesError:
     return StatesError(RUNTIME, f"Invalid path '{path.text}' : No results for path: {path.normalized}")
 
 
-def input_path(state: State, value: Any, env: Any) -> Any:
-    path = state.input_path
+def _select(path: Any, value: Any, env: Any) -> Any:
+    """InputPath and OutputPath: absent keeps the value, null gives {}, a path selects."""
     if path is DEFAULT:
         return value
     if path is None:
@@ -44,6 +44,10 @@ def input_path(state: State, value: Any, env: Any) -> Any:
         return path.get(value, env)
     except PathNotFound:
         raise _invalid_path(path, value) from None
+
+
+def input_path(state: State, value: Any, env: Any) -> Any:
+    return _select(state.input_path, value, env)
 
 
 def parameters(state: State, value: Any, env: Any) -> Any:
@@ -76,14 +80,6 @@ def result_path(path: Any, state_input: Any, result: Any, sizer: Any = None) -> 
 
 
 def output_path(state: State, value: Any, env: Any) -> Any:
-    path = state.output_path
-    if path is DEFAULT:
-        return value
-    if path is None:
-        return {}
-    try:
-        return path.get(value, env)
-    except PathNotFound:
-        raise _invalid_path(path, value) from None
+    return _select(state.output_path, value, env)
 
 
