@@ -547,3 +547,15 @@ def test_a_request_over_one_megabyte_is_refused(api):
     status, answer = raw(api, "CreateStateMachine", body, sign_with=(api.key_id, api.secret))
     assert (status, answer["__type"]) == (400, "ValidationException")
     assert "exceeds the limit of 1048576 bytes" in answer["message"]
+
+
+def test_every_operation_botocore_knows_answers_without_a_500(api):
+    """An empty request to each operation: a validation error, an answer, or UnsupportedOperation."""
+    keys = (api.key_id, api.secret)
+    operations = boto3.client("stepfunctions", region_name="us-east-1").meta.service_model.operation_names
+    assert len(operations) >= 37
+    answers = {operation: raw(api, operation, b"{}", sign_with=keys) for operation in operations}
+    assert {op: status for op, (status, _) in answers.items() if status >= 500} == {}
+    unsupported = {op for op, (_, answer) in answers.items() if answer.get("__type") == "UnsupportedOperation"}
+    assert {"SendTaskSuccess", "GetActivityTask", "ListActivities", "DescribeMapRun"} <= unsupported
+    assert "not supported by Stepwise yet" in answers["SendTaskSuccess"][1]["message"]
