@@ -556,6 +556,7 @@ def test_every_operation_botocore_knows_answers_without_a_500(api):
     assert len(operations) >= 37
     answers = {operation: raw(api, operation, b"{}", sign_with=keys) for operation in operations}
     assert {op: status for op, (status, _) in answers.items() if status >= 500} == {}
-    unsupported = {op for op, (_, answer) in answers.items() if answer.get("__type") == "UnsupportedOperation"}
+    unsupported = {op for op, (_, answer) in answers.items()
+                   if answer.get("__type") == "UnsupportedOperation"}
     assert {"SendTaskSuccess", "GetActivityTask", "ListActivities", "DescribeMapRun"} <= unsupported
     assert "not supported by Stepwise yet" in answers["SendTaskSuccess"][1]["message"]
