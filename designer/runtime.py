@@ -1,4 +1,5 @@
-"""The one place that changes an execution: start, advance, stop, and the answers to its suspensions.
+"""The one place that changes an execution: start, advance, stop, redrive, and the answers to its
+suspensions (Wait times, Task attempts, leases, timeouts).
 
 Views, the API and workers call these functions; nothing else writes an execution's status.
 
@@ -17,7 +18,11 @@ Task attempts run at most once: an attempt is recorded SCHEDULED, claimed as RUN
 *before* the function is called, and renewed while it runs. If the worker dies, a check queued for the
 lease's end finds it expired and fails the attempt with States.TaskFailed (the execution's Retry and
 Catch decide what happens next); the function is never called again for that attempt. A late result
-of an attempt that was declared lost, timed out or withdrawn (StopExecution) is discarded.
+of an attempt that was declared lost, timed out or withdrawn (StopExecution) is discarded. A queued
+row a killed worker had claimed is never run by django-tasks-db again; `sweep()` puts it back.
+
+A redrive starts again from the snapshot taken before the step that ended the execution: what failed
+(and whatever was withdrawn with it) is entered again, what succeeded is not run again.
 
 Express executions keep no per-transition rows: StartSyncExecution runs in memory inside the request
 (at most once); an async Express execution runs in one worker from start to end, and is started again
