@@ -323,6 +323,11 @@ class Execution:
         if frame.parent is None:
             self.finish(FAILED, error=error, cause=cause)
         else:
+            state = frame.machine.states.get(frame.state_name)
+            if state is not None and state.type == "Task":
+                # Recorded on AWS: a Task whose error ends a Parallel branch is marked aborted after
+                # its TaskFailed (at the top level the execution simply fails).
+                self.emit(frame, history.ABORTED["Task"], {"name": state.name})
             from engine.fanout import child_failed
 
             child_failed(self, frame, error, cause)
