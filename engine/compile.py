@@ -132,7 +132,7 @@ def compile_definition(definition: dict, validate: bool = True, machine_type: st
 def _machine(spec: dict, inherited_language: str) -> Machine:
     language = spec.get("QueryLanguage", inherited_language)
     states = {name: _state(name, raw, language) for name, raw in spec["States"].items()}
-    return Machine(spec["StartAt"], states, language)
+    return Machine(spec["StartAt"], states, language, definition=spec)
 
 
 def _optional_path(raw: dict, key: str) -> Any:

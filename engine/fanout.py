@@ -22,7 +22,7 @@ from engine.errors import (
     StatesError,
 )
 from engine.fields import resolve_number
-from engine.interpreter import PARKED, Execution, Frame
+from engine.interpreter import PARKED, Execution, Frame, Suspension
 from engine.paths import PathNotFound
 from engine.states import HANDLERS as SIMPLE_HANDLERS
 from engine.states import effective_input, finish, jsonata_binding
@@ -207,11 +207,21 @@ def run_map(ex: Execution, frame: Frame, state: State) -> str:
     if not items:
         frame.phase = "children-done"
         return run_map(ex, frame, state)
-    _start_next_iteration(ex, frame, state)
+    _start_iterations(ex, frame, state)
     return PARKED
 
 
-def _start_next_iteration(ex: Execution, frame: Frame, state: State) -> None:
+def _start_iterations(ex: Execution, frame: Frame, state: State) -> None:
+    """Start iterations up to the concurrency limit. Iterations run in this process are started one
+    at a time (the next when one finishes or parks); child executions all at once."""
+    fan = frame.fanout
+    while fan.next_index < fan.total and len(fan.active) < fan.limit:
+        if _start_iteration(ex, frame, state):
+            return
+
+
+def _start_iteration(ex: Execution, frame: Frame, state: State) -> bool:
+    """Start the next iteration; True when it is runnable here, False when it is a child execution."""
     fan = frame.fanout
     index = fan.next_index
     fan.next_index += 1
@@ -225,11 +235,18 @@ def _start_next_iteration(ex: Execution, frame: Frame, state: State) -> None:
             item = state.item_selector(frame.effective, env)
     if not state.distributed:
         ex.emit(frame, "MapIterationStarted", {"name": state.name, "index": index})
-    child = ex.new_frame(f"{frame.machine_key}/{state.name}#items", frame, index, item)
-    if state.distributed:
-        child.silent = True
+    machine_key = f"{frame.machine_key}/{state.name}#items"
+    child = ex.new_frame(machine_key, frame, index, item)
     fan.active.add(child.id)
+    if state.distributed:
+        child.silent = True  # a child execution: its events are its own history, not the parent's
+        if ex.options.child_executions:
+            child.phase = "child"
+            ex.suspend(Suspension(child.id, "child", state.name, resource=machine_key,
+                                  parameters=item, attempt=index))
+            return False
     ex.runnable.appendleft(child)
+    return True
 
 
 def _succeeded(ex: Execution, frame: Frame, state: State, event: str) -> str:
@@ -253,8 +270,7 @@ def child_parked(ex: Execution, child: Frame) -> None:
     parent = child.parent
     fan = parent.fanout
     if fan is not None and fan.kind == "Map" and fan.error is None:
-        if fan.next_index < fan.total and len(fan.active) < fan.limit:
-            _start_next_iteration(ex, parent, parent.state)
+        _start_iterations(ex, parent, parent.state)
 
 
 def child_succeeded(ex: Execution, child: Frame, output: Any) -> None:
@@ -299,8 +315,8 @@ def _advance(ex: Execution, parent: Frame, state: State, fan: Fanout) -> None:
     if fan.completed == fan.total:
         parent.phase = "children-done"
         ex.runnable.appendleft(parent)
-    elif fan.kind == "Map" and fan.next_index < fan.total and len(fan.active) < fan.limit:
-        _start_next_iteration(ex, parent, state)
+    elif fan.kind == "Map":
+        _start_iterations(ex, parent, state)
 
 
 def _fail_fanout(ex: Execution, parent: Frame, fan: Fanout, error: tuple) -> None:

@@ -60,12 +60,18 @@ class ExecutionOptions:
     clock: Callable[[], float] = field(default=lambda: 0.0)
     random: Callable[[], float] = field(default=lambda: 0.5)
     uuid: Callable[[], str] = field(default=lambda: str(uuid_module.uuid4()))
+    # Run DISTRIBUTED Map iterations as child executions (suspensions of kind "child") instead of
+    # inline. The durable runtime does; the in-memory runner runs them inline, as AWS's results match.
+    child_executions: bool = False
 
 
 @dataclass(slots=True)
 class Suspension:
-    """Why a frame is parked, as data. `kind` is "task" (run `resource` with `parameters`) or "wait"
-    (wake the frame at `until`, epoch seconds: a Wait state or a retry's back-off)."""
+    """Why a frame is parked, as data. `kind` is "task" (run `resource` with `parameters`), "wait"
+    (wake the frame at `until`, epoch seconds: a Wait state or a retry's back-off) or "child" (a
+    DISTRIBUTED Map iteration to run as a child execution of the machine `resource` — a key for
+    `Execution.child_definition` — with input `parameters`, item number `attempt`; answered with
+    `resume_child`). Child suspensions are made only with `ExecutionOptions.child_executions`."""
 
     frame: int
     kind: str
@@ -166,6 +172,7 @@ class Execution:
         self.runnable: deque[Frame] = deque()
         self.pending: dict[int, Suspension] = {}
         self.cancelled: list[int] = []  # suspensions withdrawn since the caller last looked
+        self.fresh: list[Suspension] = []  # suspensions made since `run` last returned them
         self.sizer = PayloadSizer()
         arn_parts = self.options.state_machine_arn.split(":")
         self.region = arn_parts[3] if len(arn_parts) > 3 else ""
@@ -190,11 +197,11 @@ class Execution:
     def run(self, max_transitions: int | None = None) -> list[Suspension]:
         """Run every runnable frame until all are parked or finished (or the budget is spent).
 
-        Returns the suspensions created by this call; all outstanding ones are in `pending`.
+        Returns the suspensions made since the last call (by it, or by a `resume_*` before it) that
+        are still outstanding; all outstanding ones are in `pending`.
         """
         if not self.started:
             self.start()
-        before = set(self.pending)
         self.budget = max_transitions
         runnable = self.runnable
         while runnable and self.status is RUNNING:
@@ -206,7 +213,8 @@ class Execution:
                 from engine.fanout import child_parked
 
                 child_parked(self, frame)
-        return [s for frame_id, s in self.pending.items() if frame_id not in before]
+        fresh, self.fresh = self.fresh, []
+        return [s for s in fresh if self.pending.get(s.frame) is s]
 
     def _run_frame(self, frame: Frame) -> str:
         from engine.fanout import HANDLERS  # states.py and fanout.py register every state type there
@@ -414,11 +422,15 @@ class Execution:
 
     # -- parking and resuming ---------------------------------------------------------------------
     def park_until(self, frame: Frame, state: State, until: float) -> None:
-        self.pending[frame.id] = Suspension(frame.id, "wait", state.name, until=until)
+        self.suspend(Suspension(frame.id, "wait", state.name, until=until))
 
     def park_for_task(self, frame: Frame, suspension: Suspension) -> None:
         frame.phase = "task"
-        self.pending[frame.id] = suspension
+        self.suspend(suspension)
+
+    def suspend(self, suspension: Suspension) -> None:
+        self.pending[suspension.frame] = suspension
+        self.fresh.append(suspension)
 
     def resume_wait(self, frame_id: int) -> None:
         """The time a Wait state or a retry's back-off waited for has come."""
@@ -436,6 +448,25 @@ class Execution:
             "timeout" if timed_out else "error", error, cause)
         frame.phase = "task-done"
         self.runnable.append(frame)
+
+    def resume_child(self, frame_id: int, output: Any = None, error: str | None = None,
+                     cause: str | None = None, failed: bool = False) -> None:
+        """A DISTRIBUTED Map iteration run as a child execution ended: with `output`, or failed."""
+        suspension = self.pending.pop(frame_id)
+        assert suspension.kind == "child"
+        frame = self.frames[frame_id]
+        if failed or error is not None:
+            self.frame_failed(frame, error, cause)
+        else:
+            self.frame_succeeded(frame, output)
+
+    def child_definition(self, machine_key: str) -> dict:
+        """The definition a child execution of a DISTRIBUTED Map runs: the Map's ItemProcessor, with
+        the query language it inherits made explicit."""
+        machine = self.machines[machine_key]
+        definition = {key: value for key, value in machine.definition.items() if key != "ProcessorConfig"}
+        definition["QueryLanguage"] = machine.language
+        return definition
 
     def stop(self, error: str | None = None, cause: str | None = None) -> None:
         """StopExecution: the execution ends ABORTED; outstanding work is withdrawn."""
