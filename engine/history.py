@@ -55,24 +55,24 @@ STATE_EVENT_PREFIX = {
     "Fail": "Fail", "Parallel": "Parallel", "Map": "Map",
 }
 ENTERED = {kind: f"{prefix}StateEntered" for kind, prefix in STATE_EVENT_PREFIX.items()}
-EXITED = {kind: f"{prefix}StateExited" for kind, prefix in STATE_EVENT_PREFIX.items()}
+EXITED = {kind: f"{prefix}StateExited" for kind, prefix in STATE_EVENT_PREFIX.items() if kind != "Fail"}
 ABORTED = {kind: f"{prefix}StateAborted" for kind, prefix in STATE_EVENT_PREFIX.items()}
 
 _TEXT_FIELDS = ("input", "output", "parameters")
 
 
+DETAILS_KEY.update(dict.fromkeys(ENTERED.values(), "stateEnteredEventDetails"))
+DETAILS_KEY.update(dict.fromkeys(EXITED.values(), "stateExitedEventDetails"))
+
+
 def details_key(event_type: str) -> str | None:
-    if event_type.endswith("StateEntered"):
-        return "stateEnteredEventDetails"
-    if event_type.endswith("StateExited"):
-        return "stateExitedEventDetails"
     return DETAILS_KEY.get(event_type)
 
 
 def make_event(event_type: str, event_id: int, previous_id: int, timestamp: float, details: dict | None):
     event = {"type": event_type, "id": event_id, "previousEventId": previous_id, "timestamp": timestamp}
     if details is not None:
-        key = details_key(event_type)
+        key = DETAILS_KEY.get(event_type)
         if key is not None:
             event[key] = details
     return event

@@ -29,11 +29,15 @@ from engine.errors import (
     RUNTIME,
     StatesError,
 )
+from engine.history import DETAILS_KEY as DETAILS_KEYS
 from engine.limits import MAX_PAYLOAD_BYTES, PayloadSizer
 from engine.retry import find_catcher, find_retrier, retry_delay
 from engine.variables import VariableSizes
 
 RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED = "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"
+
+# Shared by every event's inputDetails/outputDetails: payloads are never truncated (and never mutated).
+NOT_TRUNCATED = {"truncated": False}
 
 # What a state handler tells the loop.
 CONTINUE = "continue"  # the frame moved to its next state: keep running it
@@ -252,15 +256,23 @@ class Execution:
 
     def emit(self, frame: Frame | None, event_type: str, details: dict | None = None) -> int:
         """Record a history event (when history is on) and return its id; ids count either way."""
-        if frame is not None and frame.silent:
+        if frame is None:
+            event_id = self.event_count = self.event_count + 1
+            previous = event_id - 1
+        elif frame.silent:
             return 0
-        self.event_count += 1
-        event_id = self.event_count
-        previous = frame.last_event_id if frame is not None else event_id - 1
-        if frame is not None:
-            frame.last_event_id = event_id
-        if self.events is not None:
-            self.events.append(history.make_event(event_type, event_id, previous, self.clock(), details))
+        else:
+            event_id = self.event_count = self.event_count + 1
+            previous, frame.last_event_id = frame.last_event_id, event_id
+        events = self.events
+        if events is not None:
+            event = {"type": event_type, "id": event_id, "previousEventId": previous,
+                     "timestamp": self.clock()}
+            if details is not None:
+                key = DETAILS_KEYS.get(event_type)
+                if key is not None:
+                    event[key] = details
+            events.append(event)
         return event_id
 
     def enter(self, frame: Frame, state: State) -> None:
@@ -273,7 +285,7 @@ class Execution:
             frame.entered_event_id = frame.last_event_id = self.event_count
             return
         frame.entered_event_id = self.emit(frame, history.ENTERED[state.type], {
-            "name": state.name, "input": frame.value, "inputDetails": {"truncated": False},
+            "name": state.name, "input": frame.value, "inputDetails": NOT_TRUNCATED,
         } if self.events is not None else None)
 
     def bind_variables(self, frame: Frame, assigned: dict | None) -> None:
@@ -301,7 +313,7 @@ class Execution:
         else:
             details = None
             if self.events is not None:
-                details = {"name": state.name, "output": output, "outputDetails": {"truncated": False}}
+                details = {"name": state.name, "output": output, "outputDetails": NOT_TRUNCATED}
                 if assigned:
                     details["assignedVariables"] = assigned
                     details["assignedVariablesDetails"] = {"truncated": False}
