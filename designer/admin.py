@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from designer.models import Execution, HistoryEvent, StateMachine, StateMachineRevision, TaskAttempt
+from designer.models import (
+    Execution,
+    HistoryEvent,
+    MapRun,
+    StateMachine,
+    StateMachineRevision,
+    TaskAttempt,
+)
 
 admin.site.site_header = "Stepwise administration"
 admin.site.site_title = "Stepwise admin"
@@ -31,6 +38,14 @@ class HistoryInline(ReadOnlyInline):
     fields = readonly_fields = ["seq", "type", "timestamp", "previous_event_id", "details"]
 
 
+class MapRunInline(ReadOnlyInline):
+    model = MapRun
+    fk_name = "execution"
+    fields = readonly_fields = ["state_name", "label", "status", "execution_type", "total", "start_date",
+                                "stop_date"]
+    show_change_link = True
+
+
 class AttemptInline(ReadOnlyInline):
     model = TaskAttempt
     fields = readonly_fields = [
@@ -50,15 +65,37 @@ class StateMachineAdmin(admin.ModelAdmin):
 class ExecutionAdmin(admin.ModelAdmin):
     """Executions change only through designer/runtime.py, so everything here is read-only."""
 
-    list_display = ["name", "machine", "type", "status", "start_date", "stop_date", "redrive_count"]
-    list_filter = ["status", "type", "machine"]
+    list_display = ["name", "machine", "type", "status", "start_date", "stop_date", "redrive_count", "parent"]
+    list_filter = ["status", "type", ("parent", admin.EmptyFieldListFilter), "machine"]
     search_fields = ["name", "arn", "error"]
     date_hierarchy = "start_date"
-    list_select_related = ["machine"]
-    inlines = [AttemptInline, HistoryInline]
+    list_select_related = ["machine", "parent"]
+    inlines = [MapRunInline, AttemptInline, HistoryInline]
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(MapRun)
+class MapRunAdmin(admin.ModelAdmin):
+    """A DISTRIBUTED Map's run; changed only by the runtime (and UpdateMapRun)."""
+
+    list_display = ["__str__", "execution", "state_name", "status", "execution_type", "max_concurrency",
+                    "total", "start_date", "stop_date"]
+    list_filter = ["status", "execution_type"]
+    search_fields = ["arn", "label", "state_name", "execution__name"]
+    list_select_related = ["execution"]
+    readonly_fields = ["counts"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields] + ["counts"]
+
+    @admin.display(description="Executions by status")
+    def counts(self, obj):
+        return ", ".join(f"{key} {value}" for key, value in obj.counts().items() if value)
 
     def has_add_permission(self, request):
         return False

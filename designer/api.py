@@ -37,6 +37,7 @@ from designer.models import (
     ExecutionOrigin,
     HistoryEvent,
     MachineType,
+    MapRun,
     StateMachine,
     StateMachineAlias,
     StateMachineVersion,
@@ -587,16 +588,20 @@ def describe_execution(request: dict) -> dict:
 
 def _execution_item(execution: Execution) -> dict:
     return _compact({
-        "executionArn": execution.arn, "stateMachineArn": execution.machine.arn, "name": execution.name,
+        "executionArn": execution.arn, "stateMachineArn": execution.state_machine_arn, "name": execution.name,
         "status": execution.status, "startDate": execution.start_date, "stopDate": execution.stop_date,
         "redriveCount": execution.redrive_count, "redriveDate": execution.redrive_date,
         **_origin_fields(execution),
+        "mapRunArn": execution.map_run.arn if execution.map_run_id else None,
+        "itemCount": 1 if execution.map_run_id else None,
     })
 
 
 def list_executions(request: dict) -> dict:
+    if request.get("mapRunArn") and request.get("stateMachineArn"):
+        raise ApiError("ValidationException", "Must provide only one of StateMachine ARN or MapRun ARN")
     if request.get("mapRunArn"):
-        raise _not_yet("ListExecutions by mapRunArn (map runs)")
+        return _list_map_run_executions(request)
     if not request.get("stateMachineArn"):
         raise ApiError("ValidationException", "Must provide a StateMachine ARN or MapRun ARN")
     machine, version, alias = _target(request["stateMachineArn"])
@@ -609,6 +614,20 @@ def list_executions(request: dict) -> dict:
         executions = executions.filter(origin__alias_arn=alias.arn)
     elif version is not None:
         executions = executions.filter(origin__version_arn=version.arn)
+    if request.get("statusFilter"):
+        executions = executions.filter(status=request["statusFilter"])
+    if request.get("redriveFilter") == "REDRIVEN":
+        executions = executions.filter(redrive_count__gt=0)
+    elif request.get("redriveFilter") == "NOT_REDRIVEN":
+        executions = executions.filter(redrive_count=0)
+    return _paged(executions.order_by("-start_date", "-id"), request, "executions", _execution_item)
+
+
+def _list_map_run_executions(request: dict) -> dict:
+    """ListExecutions of a Map Run: its child executions."""
+    map_run = _map_run(request["mapRunArn"])
+    executions = (Execution.objects.filter(map_run=map_run)
+                  .select_related("machine", "map_run", "origin"))
     if request.get("statusFilter"):
         executions = executions.filter(status=request["statusFilter"])
     if request.get("redriveFilter") == "REDRIVEN":
@@ -649,6 +668,42 @@ def redrive_execution(request: dict) -> dict:
     execution = _execution(request["executionArn"])
     execution = runtime.redrive_execution(execution)
     return {"redriveDate": execution.redrive_date}
+
+
+# -- Map Runs (a DISTRIBUTED Map's child executions) ------------------------------------------------
+def _map_run(map_run_arn: str) -> MapRun:
+    if not map_run_arn.startswith(arn("mapRun", "")):
+        raise ApiError("InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: {map_run_arn}'")
+    try:
+        return runtime.get_map_run(map_run_arn)
+    except runtime.ResourceNotFound as error:
+        raise ApiError("ResourceNotFound", error.message) from None
+
+
+def describe_map_run(request: dict) -> dict:
+    return _map_run(request["mapRunArn"]).to_dict()
+
+
+def list_map_runs(request: dict) -> dict:
+    execution = _execution(request["executionArn"])
+    map_runs = (MapRun.objects.filter(execution=execution).select_related("execution__machine")
+                .order_by("-start_date", "-id"))
+    return _paged(map_runs, request, "mapRuns", lambda map_run: _compact({
+        "executionArn": execution.arn, "mapRunArn": map_run.arn,
+        "stateMachineArn": map_run.state_machine_arn, "startDate": map_run.start_date,
+        "stopDate": map_run.stop_date}))
+
+
+def update_map_run(request: dict) -> dict:
+    changes = {field: request.get(field) for field in
+               ("maxConcurrency", "toleratedFailureCount", "toleratedFailurePercentage")}
+    if all(value is None for value in changes.values()):
+        raise ApiError("ValidationException", "At least one of the parameters maxConcurrency, "
+                       "toleratedFailureCount or toleratedFailurePercentage must be specified")
+    map_run = _map_run(request["mapRunArn"])
+    runtime.update_map_run(map_run, changes["maxConcurrency"], changes["toleratedFailureCount"],
+                           changes["toleratedFailurePercentage"])
+    return {}
 
 
 # -- tags ------------------------------------------------------------------------------------------
@@ -703,9 +758,6 @@ NOT_YET = {
     "SendTaskSuccess": "task tokens (a later Stepwise issue: activities and task tokens)",
     "SendTaskFailure": "task tokens (a later Stepwise issue: activities and task tokens)",
     "SendTaskHeartbeat": "task tokens (a later Stepwise issue: activities and task tokens)",
-    "DescribeMapRun": "map runs",
-    "ListMapRuns": "map runs",
-    "UpdateMapRun": "map runs",
 }
 
 HANDLERS: dict[str, Callable[[dict], dict]] = {
@@ -735,6 +787,9 @@ HANDLERS: dict[str, Callable[[dict], dict]] = {
     "UntagResource": untag_resource,
     "ListTagsForResource": list_tags_for_resource,
     "TestState": test_state,
+    "DescribeMapRun": describe_map_run,
+    "ListMapRuns": list_map_runs,
+    "UpdateMapRun": update_map_run,
 }
 
 

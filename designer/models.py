@@ -113,6 +113,13 @@ class Execution(models.Model):
     # A DISTRIBUTED Map's iterations run as child executions of the execution that runs the Map.
     parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True,
                                related_name="children")
+    # A child's Map Run (its definition is the run's ItemProcessor) and the parent's engine frame
+    # that waits for it.
+    map_run = models.ForeignKey("MapRun", on_delete=models.CASCADE, null=True, blank=True,
+                                related_name="executions")
+    parent_frame = models.PositiveIntegerField(null=True, blank=True)
+    # A finished child whose outcome the parent has taken (or no longer wants: it was withdrawn).
+    reported = models.BooleanField(default=False)
     # Compare-and-swap counter: every step writes `version = v + 1 WHERE version = v`.
     version = models.PositiveIntegerField(default=0)
     # The engine's `Execution.to_snapshot()` after the last step (Standard and async Express).
@@ -135,7 +142,9 @@ class Execution(models.Model):
                 name="unique_standard_execution_name"),
         ]
         indexes = [models.Index(fields=["status", "-start_date"]),
-                   models.Index(fields=["machine", "-start_date"])]
+                   models.Index(fields=["machine", "-start_date"]),
+                   models.Index(fields=["parent", "reported", "status"]),
+                   models.Index(fields=["map_run", "status"])]
 
     def __str__(self):
         return f"{self.machine.name}:{self.name}"
@@ -151,11 +160,18 @@ class Execution(models.Model):
     def duration(self):
         return self.stop_date - self.start_date if self.stop_date else None
 
+    @property
+    def state_machine_arn(self) -> str:
+        """A Map Run's child runs the machine `<machine>/<label>` (AWS names it so)."""
+        if self.map_run_id is not None:
+            return f"{self.machine.arn}/{self.map_run.label}"
+        return self.machine.arn
+
     def to_dict(self) -> dict:
         """DescribeExecution's fields (dates as datetimes)."""
         data = {
             "executionArn": self.arn,
-            "stateMachineArn": self.machine.arn,
+            "stateMachineArn": self.state_machine_arn,
             "name": self.name,
             "status": self.status,
             "startDate": self.start_date,
@@ -174,6 +190,82 @@ class Execution(models.Model):
             data["cause"] = self.cause
         if self.redrive_date:
             data["redriveDate"] = self.redrive_date
+        if self.map_run_id is not None:
+            data["mapRunArn"] = self.map_run.arn
+        return data
+
+
+class MapRunStatus(models.TextChoices):
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    ABORTED = "ABORTED"
+
+
+class MapRun(models.Model):
+    """A DISTRIBUTED Map state's run: its iterations are child executions (`executions`).
+
+    The parent execution's engine snapshot keeps the Map's own bookkeeping (concurrency, tolerance,
+    results in item order); this row names the run, holds the definition its children run, and
+    counts them. ARN: `arn:aws:states:<region>:<account>:mapRun:<machine>/<label>:<uuid>`."""
+
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="map_runs")
+    frame = models.PositiveIntegerField(help_text="The parent's engine frame that runs the Map state.")
+    state_name = models.CharField(max_length=80)
+    label = models.CharField(max_length=80, help_text="The Map's Label, or its state name.")
+    arn = models.CharField(max_length=256, unique=True)
+    status = models.CharField(max_length=10, choices=MapRunStatus.choices, default=MapRunStatus.RUNNING)
+    execution_type = models.CharField(max_length=8, choices=MachineType.choices,
+                                      default=MachineType.STANDARD)
+    # The ItemProcessor as a definition of its own (with the query language it inherits).
+    definition = models.TextField()
+    max_concurrency = models.PositiveIntegerField(default=0, help_text="0: no limit.")
+    tolerated_failure_count = models.PositiveIntegerField(default=0)
+    tolerated_failure_percentage = models.FloatField(default=0.0)
+    total = models.PositiveIntegerField(default=0, help_text="Items (or batches) to run.")
+    start_date = models.DateTimeField()
+    stop_date = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-start_date", "-id"]
+        indexes = [models.Index(fields=["execution", "frame", "status"])]
+
+    def __str__(self):
+        return self.arn.rsplit(":", 2)[-2]
+
+    @property
+    def state_machine_arn(self) -> str:
+        return f"{self.execution.machine.arn}/{self.label}"
+
+    def counts(self) -> dict:
+        """AWS's itemCounts / executionCounts (one item per child execution here)."""
+        by_status = dict(self.executions.order_by().values_list("status").annotate(n=models.Count("id")))
+        started = sum(by_status.values())
+        return {
+            "pending": max(self.total - started, 0),
+            "running": by_status.get(ExecutionStatus.RUNNING, 0),
+            "succeeded": by_status.get(ExecutionStatus.SUCCEEDED, 0),
+            "failed": by_status.get(ExecutionStatus.FAILED, 0),
+            "timedOut": by_status.get(ExecutionStatus.TIMED_OUT, 0),
+            "aborted": by_status.get(ExecutionStatus.ABORTED, 0),
+            "total": self.total,
+            "resultsWritten": 0,  # no ResultWriter: results go back to the parent
+            "failuresNotRedrivable": 0,
+            "pendingRedrive": 0,
+        }
+
+    def to_dict(self) -> dict:
+        """DescribeMapRun's fields (dates as datetimes)."""
+        counts = self.counts()
+        data = {
+            "mapRunArn": self.arn, "executionArn": self.execution.arn, "status": self.status,
+            "startDate": self.start_date, "maxConcurrency": self.max_concurrency,
+            "toleratedFailurePercentage": self.tolerated_failure_percentage,
+            "toleratedFailureCount": self.tolerated_failure_count,
+            "itemCounts": counts, "executionCounts": dict(counts), "redriveCount": 0,
+        }
+        if self.stop_date:
+            data["stopDate"] = self.stop_date
         return data
 
 

@@ -15,6 +15,7 @@ from designer.models import Execution, MachineType, StateMachine
 from engine import iter_problems
 
 MAX_UPLOAD_BYTES = 1024 * 1024  # AWS's definition limit is 1 MiB
+MAP_RUN_CHILDREN_SHOWN = 50  # a Map Run may have 10,000 children: the page links to the first ones
 
 
 def _pretty(text: str | None) -> str | None:
@@ -32,7 +33,8 @@ def machine_detail(request, name):
     context = {
         "machine": machine,
         "definition": _pretty(machine.definition),
-        "executions": Execution.objects.of_machine(machine).recent(50),
+        # A Map Run's children are listed on their parent's page, not among the machine's executions.
+        "executions": Execution.objects.of_machine(machine).filter(parent=None).recent(50),
         "input": request.session.pop("last_input", None)
                  or (json.dumps(EXAMPLE_INPUT, indent=2) if name == EXAMPLE_NAME else "{}"),
     }
@@ -97,7 +99,8 @@ def create_example(request):
 
 
 def execution_detail(request, pk):
-    execution = get_object_or_404(Execution.objects.select_related("machine", "revision"), pk=pk)
+    execution = get_object_or_404(
+        Execution.objects.select_related("machine", "revision", "parent", "map_run"), pk=pk)
     events = [
         {"seq": e.seq, "type": e.type, "name": e.name, "timestamp": e.timestamp,
          "previous": e.previous_event_id, "details": _details_text(e.details)}
@@ -109,6 +112,10 @@ def execution_detail(request, pk):
         "output": _pretty(execution.output),
         "events": events,
         "attempts": execution.attempts.all(),
+        "map_runs": [{"run": run, "counts": run.counts(),
+                      "children": run.executions.order_by("id")[:MAP_RUN_CHILDREN_SHOWN]}
+                     for run in execution.map_runs.order_by("start_date", "id")],
+        "children_shown": MAP_RUN_CHILDREN_SHOWN,
         "redrivable": execution.type == MachineType.STANDARD and runtime.redrive_problem(execution) is None,
     }
     return render(request, "designer/execution.html", context)

@@ -45,6 +45,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connections, transaction
+from django.db.models import F
 
 from designer.models import (
     AttemptStatus,
@@ -52,6 +53,8 @@ from designer.models import (
     ExecutionStatus,
     HistoryEvent,
     MachineType,
+    MapRun,
+    MapRunStatus,
     StateMachine,
     StateMachineRevision,
     TaskAttempt,
@@ -137,6 +140,10 @@ class ExecutionLimitExceeded(StepwiseError):
 
 
 class ExecutionNotRedrivable(StepwiseError):
+    pass
+
+
+class ResourceNotFound(StepwiseError):
     pass
 
 
@@ -257,6 +264,7 @@ def delete_state_machine(machine: StateMachine) -> None:
 
 
 _COMPILED: dict[int, Any] = {}
+_COMPILED_MAP_RUNS: dict[tuple[int, str], Any] = {}
 
 
 def _compiled(revision: StateMachineRevision, machine_type: str):
@@ -270,12 +278,36 @@ def _compiled(revision: StateMachineRevision, machine_type: str):
     return machine
 
 
+def _compiled_map_run(map_run: MapRun):
+    """The compiled ItemProcessor a Map Run's children run, compiled once per map run and process."""
+    key = (map_run.pk, map_run.arn)  # the ARN too: SQLite may give a deleted row's id to a new one
+    machine = _COMPILED_MAP_RUNS.get(key)
+    if machine is None:
+        if len(_COMPILED_MAP_RUNS) > 512:
+            _COMPILED_MAP_RUNS.clear()
+        machine = _COMPILED_MAP_RUNS[key] = compile_definition(
+            json.loads(map_run.definition), validate=False, machine_type=map_run.execution_type)
+    return machine
+
+
+def _machine_for(row: Execution):
+    if row.map_run_id is not None:
+        return _compiled_map_run(row.map_run)
+    return _compiled(row.revision, row.type)
+
+
 def _options(row: Execution, *, sync: bool = False) -> ExecutionOptions:
+    machine_name = row.machine.name
+    if row.map_run_id is not None:  # AWS: a Map Run's children run `<machine>/<label>`
+        machine_name = f"{machine_name}/{row.map_run.label}"
     return ExecutionOptions(
-        execution_arn=row.arn, execution_name=row.name, state_machine_arn=row.machine.arn,
-        state_machine_name=row.machine.name, role_arn=row.machine.role_arn, machine_type=row.type,
+        execution_arn=row.arn, execution_name=row.name, state_machine_arn=arn("stateMachine", machine_name),
+        state_machine_name=machine_name, role_arn=row.machine.role_arn, machine_type=row.type,
         sync=sync, redrive_count=row.redrive_count, start_time=row.start_date.timestamp(),
         history=row.type == MachineType.STANDARD, clock=now,
+        # Executions on workers run a DISTRIBUTED Map's iterations as child executions (a Map Run);
+        # Express executions run in memory, where the iterations run inline.
+        child_executions=row.type == MachineType.STANDARD,
     )
 
 
@@ -359,7 +391,9 @@ def _step(execution_id: int, apply: Callable[[EngineExecution, Execution], bool 
     for _ in range(5):
         try:
             with transaction.atomic():
-                row = (Execution.objects.select_for_update().select_related("machine", "revision")
+                # of=self: PostgreSQL locks no row of a nullable outer join (map_run).
+                row = (Execution.objects.select_for_update(of=("self",))
+                       .select_related("machine", "revision", "map_run")
                        .filter(pk=execution_id, type=MachineType.STANDARD).first())
                 if row is None or row.status != ExecutionStatus.RUNNING:
                     return None
@@ -374,20 +408,27 @@ def _step(execution_id: int, apply: Callable[[EngineExecution, Execution], bool 
 
 
 def _load(row: Execution) -> EngineExecution:
-    return EngineExecution.from_snapshot(_compiled(row.revision, row.type), row.snapshot, _options(row))
+    if row.snapshot is None:  # a Map Run's child, created without running: its first step starts it
+        return EngineExecution(_machine_for(row), json.loads(row.input), _options(row))
+    return EngineExecution.from_snapshot(_machine_for(row), row.snapshot, _options(row))
 
 
 def _run_and_save(row: Execution, ex: EngineExecution, wakeup: dict | None = None) -> None:
     from designer import tasks
 
     previous_snapshot = row.snapshot
+    tracks_map_runs = _has_distributed_map(ex)
+    fanouts_before = _distributed_fanouts(ex) if tracks_map_runs else {}
     new = ex.run(max_transitions=BATCH_TRANSITIONS)
     if ex.event_count >= MAX_HISTORY_EVENTS and ex.status is RUNNING:
         _history_limit_reached(ex)
+    map_runs = _track_map_runs(row, ex, fanouts_before) if tracks_map_runs else {}
     _append_history(row, ex)
     if ex.cancelled:
         TaskAttempt.objects.open().filter(execution=row, frame__in=ex.cancelled).update(
             status=AttemptStatus.ABANDONED, finished_at=_wall())
+        if tracks_map_runs:
+            _withdraw_children(row, ex.cancelled)
         ex.cancelled.clear()
     changes = {"snapshot": ex.to_snapshot(), "event_count": ex.event_count}
     if ex.status is not RUNNING:
@@ -402,7 +443,12 @@ def _run_and_save(row: Execution, ex: EngineExecution, wakeup: dict | None = Non
     for field, value in changes.items():
         setattr(row, field, value)
     if ex.status is not RUNNING:
+        if row.parent_id is not None:  # a Map Run's child: its parent takes the outcome
+            tasks.deliver_children.enqueue(row.parent_id)
         return
+    children = [suspension for suspension in new if suspension.kind == "child"]
+    if children:
+        _start_children(row, ex, children, map_runs)
     for suspension in new:
         if suspension.kind == "task":
             attempt = TaskAttempt.objects.create(
@@ -413,7 +459,7 @@ def _run_and_save(row: Execution, ex: EngineExecution, wakeup: dict | None = Non
         elif suspension.kind == "wait":
             wake = tasks.wake.using(run_after=_real(suspension.until))
             wake.enqueue(row.pk, suspension.frame, suspension.until)
-        else:  # pragma: no cover - the engine only makes these two kinds so far
+        elif suspension.kind != "child":  # pragma: no cover - the engine makes no other kind so far
             log.error("execution %s: unknown suspension kind %r", row.pk, suspension.kind)
     if ex.runnable:  # the batch ran out of transitions: continue in a fresh step
         tasks.advance.enqueue(row.pk, row.version)
@@ -455,6 +501,230 @@ def _append_history(row: Execution, ex: EngineExecution) -> None:
 
 def _details_json(details: dict | None) -> str:
     return json.dumps(details, ensure_ascii=False, separators=(",", ":"))
+
+
+# -- Map Runs: a DISTRIBUTED Map's iterations as child executions ---------------------------------
+# The parent's engine keeps the Map's bookkeeping (MaxConcurrency, tolerated failures, results in item
+# order) and parks each iteration as a "child" suspension; the runtime turns each into an execution
+# row of its own (with its own history), and hands its outcome back to the parent in a parent step.
+CHILD_DELIVERIES_PER_STEP = 500
+
+
+def _has_distributed_map(ex: EngineExecution) -> bool:
+    return any(state.distributed for machine in ex.machines.values() for state in machine.states.values())
+
+
+def _distributed_fanouts(ex: EngineExecution) -> dict[int, Any]:
+    """{frame id: Fanout} of the DISTRIBUTED Map states running now. A Fanout object lives as long as
+    one run of its Map, so comparing identities before and after a step tells which runs began or
+    ended in it."""
+    return {frame_id: frame.fanout for frame_id, frame in ex.frames.items()
+            if frame.fanout is not None and frame.fanout.kind == "Map" and frame.state.distributed}
+
+
+def _map_run_outcome(fan) -> str:
+    """How a Map Run that ended in this step ended, from the Map's bookkeeping."""
+    if fan.error is not None:
+        return MapRunStatus.FAILED
+    if fan.completed >= fan.total:
+        return MapRunStatus.SUCCEEDED
+    return MapRunStatus.ABORTED  # withdrawn: the execution stopped, or a sibling branch failed
+
+
+def _track_map_runs(row: Execution, ex: EngineExecution, before: dict[int, Any]) -> dict[int, MapRun]:
+    """Close the Map Runs that ended in this step, open the ones that began, and give the new ones'
+    MapRunStarted events their ARN. Returns the running Map Runs by the frame that runs them."""
+    after = _distributed_fanouts(ex) if ex.status is RUNNING else {}
+    ended = {frame_id: fan for frame_id, fan in before.items() if after.get(frame_id) is not fan}
+    stopped = _datetime(now())
+    for frame_id, fan in ended.items():
+        MapRun.objects.filter(execution=row, frame=frame_id, status=MapRunStatus.RUNNING).update(
+            status=_map_run_outcome(fan), stop_date=stopped)
+    started = [(frame_id, fan) for frame_id, fan in after.items() if before.get(frame_id) is not fan]
+    fresh = []
+    for frame_id, fan in started:
+        frame = ex.frames[frame_id]
+        state = frame.state
+        processor = state.raw.get("ItemProcessor") or state.raw.get("Iterator") or {}
+        execution_type = (processor.get("ProcessorConfig") or {}).get("ExecutionType") or MachineType.STANDARD
+        label = state.label or state.name
+        machine_key = f"{frame.machine_key}/{state.name}#items"
+        fresh.append(MapRun(
+            execution=row, frame=frame_id, state_name=state.name, label=label,
+            arn=arn("mapRun", f"{row.machine.name}/{label}", str(uuid.uuid4())),
+            execution_type=execution_type, definition=json.dumps(ex.child_definition(machine_key)),
+            max_concurrency=0 if fan.limit == float("inf") else int(fan.limit),
+            tolerated_failure_count=fan.tolerated_count or 0,
+            tolerated_failure_percentage=fan.tolerated_percentage or 0.0,
+            total=fan.total, start_date=stopped))
+    for map_run in fresh:
+        map_run.save()
+    if fresh:
+        _name_map_run_events(ex, fresh)
+    running = {map_run.frame: map_run for map_run in fresh}
+    for map_run in MapRun.objects.filter(execution=row, status=MapRunStatus.RUNNING).exclude(
+            pk__in=[map_run.pk for map_run in fresh]):
+        running.setdefault(map_run.frame, map_run)
+    return running
+
+
+def _name_map_run_events(ex: EngineExecution, fresh: list[MapRun]) -> None:
+    """The engine names a Map Run `<machine>/<label>`; the runtime gives each its unique ARN."""
+    unnamed = list(fresh)
+    key = details_key("MapRunStarted")
+    for event in ex.events:
+        if event["type"] != "MapRunStarted" or key not in event:
+            continue
+        engine_name = event[key].get("mapRunArn", "")
+        for map_run in unnamed:
+            if engine_name.endswith("/" + map_run.label):
+                event[key] = {**event[key], "mapRunArn": map_run.arn}
+                unnamed.remove(map_run)
+                break
+
+
+def _start_children(row: Execution, ex: EngineExecution, suspensions: list, map_runs: dict[int, MapRun]):
+    """Create a child execution for each "child" suspension, inside the parent's step: Standard
+    children are started by their first `advance`, Express ones run in one worker."""
+    from designer import tasks
+
+    started = _datetime(now())
+    children = []
+    for suspension in suspensions:
+        map_frame = ex.frames[suspension.frame].parent
+        map_run = map_runs[map_frame.id]
+        name = str(uuid.uuid4())
+        express = map_run.execution_type == MachineType.EXPRESS
+        machine_name = f"{row.machine.name}/{map_run.label}"
+        children.append(Execution(
+            machine=row.machine, revision=row.revision, map_run=map_run, parent=row,
+            parent_frame=suspension.frame, type=map_run.execution_type, name=name,
+            arn=arn("express", machine_name, name, str(uuid.uuid4())) if express
+            else arn("execution", machine_name, name),
+            input=json_text(suspension.parameters), start_date=started))
+    Execution.objects.bulk_create(children)
+    if children[0].pk is None:  # a backend that does not return ids from bulk inserts
+        arns = [child.arn for child in children]
+        ids = dict(Execution.objects.filter(arn__in=arns).values_list("arn", "pk"))
+        for child in children:
+            child.pk = ids[child.arn]
+    for child in children:
+        if child.type == MachineType.EXPRESS:
+            tasks.run_express.enqueue(child.pk)
+        else:
+            tasks.advance.enqueue(child.pk, 0)
+
+
+def _withdraw_children(row: Execution, frames: list[int]) -> None:
+    """Children the parent no longer waits for (the Map failed, the execution stopped): their
+    outcome is not wanted, and those still running are stopped (ABORTED)."""
+    from designer import tasks
+
+    withdrawn = Execution.objects.filter(parent=row, parent_frame__in=frames, reported=False)
+    running = list(withdrawn.filter(status=ExecutionStatus.RUNNING).values_list("pk", "type"))
+    withdrawn.update(reported=True)
+    express = [pk for pk, kind in running if kind == MachineType.EXPRESS]
+    if express:  # its worker's final write (a compare-and-swap on version) then changes nothing
+        Execution.objects.filter(pk__in=express, status=ExecutionStatus.RUNNING).update(
+            status=ExecutionStatus.ABORTED, stop_date=_datetime(now()), version=F("version") + 1,
+            lease_expires_at=None)
+    for pk, kind in running:
+        if kind == MachineType.STANDARD:
+            tasks.abort_child.enqueue(pk)
+
+
+def abort_child(execution_id: int) -> Execution | None:
+    """Stop a child execution its parent withdrew."""
+
+    def apply(ex, row):
+        ex.stop(None, None)
+
+    return _step(execution_id, apply, {"kind": "stop"})
+
+
+def deliver_children(parent_id: int) -> Execution | None:
+    """Hand the outcomes of finished children to their parent, many in one parent step. A child is
+    delivered once: it is marked `reported` in the same transaction; a duplicate hint finds nothing."""
+    from designer import tasks
+
+    more = []
+
+    def apply(ex, row):
+        finished = list(Execution.objects.filter(parent=row, reported=False)
+                        .exclude(status=ExecutionStatus.RUNNING)
+                        .only("pk", "status", "output", "error", "cause", "parent_frame")
+                        .order_by("pk")[:CHILD_DELIVERIES_PER_STEP + 1])
+        if len(finished) > CHILD_DELIVERIES_PER_STEP:
+            finished = finished[:CHILD_DELIVERIES_PER_STEP]
+            more.append(True)
+        if not finished:
+            return False
+        Execution.objects.filter(pk__in=[child.pk for child in finished]).update(reported=True)
+        delivered = False
+        for child in finished:
+            suspension = ex.pending.get(child.parent_frame)
+            if suspension is None or suspension.kind != "child":
+                continue  # withdrawn meanwhile
+            if child.status == ExecutionStatus.SUCCEEDED:
+                ex.resume_child(child.parent_frame, output=json.loads(child.output))
+            else:
+                error = child.error or _CHILD_ERRORS.get(child.status)
+                ex.resume_child(child.parent_frame, error=error, cause=child.cause, failed=True)
+            delivered = True
+        return delivered
+
+    result = _step(parent_id, apply, {"kind": "children"})
+    if more:
+        tasks.deliver_children.enqueue(parent_id)
+    return result
+
+
+_CHILD_ERRORS = {ExecutionStatus.ABORTED: "States.Aborted", ExecutionStatus.TIMED_OUT: TIMEOUT,
+                 ExecutionStatus.FAILED: TASK_FAILED}
+
+
+def get_map_run(map_run_arn: str) -> MapRun:
+    map_run = MapRun.objects.select_related("execution", "execution__machine").filter(arn=map_run_arn).first()
+    if map_run is None:
+        raise ResourceNotFound(f"Resource not found: '{map_run_arn}'")
+    return map_run
+
+
+def update_map_run(map_run: MapRun, max_concurrency: int | None = None,
+                   tolerated_failure_count: int | None = None,
+                   tolerated_failure_percentage: float | None = None) -> MapRun:
+    """UpdateMapRun: a parent step changes the running Map's limits in the engine's snapshot; a
+    higher MaxConcurrency starts more children at once, tolerance applies from the next failure."""
+    from engine.fanout import child_parked
+
+    def apply(ex, row):
+        frame = ex.frames.get(map_run.frame)
+        fan = frame.fanout if frame is not None else None
+        if fan is None or fan.kind != "Map" or frame.state_name != map_run.state_name:
+            return False
+        if max_concurrency is not None:
+            fan.limit = max_concurrency or float("inf")
+        if tolerated_failure_count is not None:
+            fan.tolerated_count = tolerated_failure_count
+        if tolerated_failure_percentage is not None:
+            fan.tolerated_percentage = tolerated_failure_percentage
+        active = next(iter(fan.active), None)
+        if active is not None and active in ex.frames:  # start siblings up to the new limit
+            child_parked(ex, ex.frames[active])
+
+    changes = {}
+    if max_concurrency is not None:
+        changes["max_concurrency"] = max_concurrency
+    if tolerated_failure_count is not None:
+        changes["tolerated_failure_count"] = tolerated_failure_count
+    if tolerated_failure_percentage is not None:
+        changes["tolerated_failure_percentage"] = tolerated_failure_percentage
+    with transaction.atomic():
+        if map_run.status == MapRunStatus.RUNNING:
+            _step(map_run.execution_id, apply)
+        MapRun.objects.filter(pk=map_run.pk).update(**changes)
+    map_run.refresh_from_db()
+    return map_run
 
 
 # -- wake-ups --------------------------------------------------------------------------------------
@@ -544,6 +814,8 @@ def redrive_execution(execution: Execution) -> Execution:
         ex.event_count = row.event_count  # the events of the step that ended it are in the history
         ex.emit(None, "ExecutionRedriven", {"redriveCount": row.redrive_count})
         _redo(ex, saved.get("wakeup") or {})
+        if _has_distributed_map(ex):
+            _reopen_map_runs(row, ex)
         changes = {"status": ExecutionStatus.RUNNING, "stop_date": None, "output": None, "error": None,
                    "cause": None, "redrive_count": row.redrive_count, "redrive_date": row.redrive_date}
         updated = Execution.objects.filter(pk=row.pk, version=row.version).update(
@@ -599,11 +871,33 @@ def _redo(ex: EngineExecution, wakeup: dict) -> None:
     elif kind == "wait" and frame_id in ex.pending:
         ex.resume_wait(frame_id)
     for suspension in list(ex.pending.values()):
+        if suspension.kind == "child":
+            _redo_child(ex, suspension)
+            continue
         frame = ex.frames[suspension.frame]
         del ex.pending[suspension.frame]
         frame.phase = None  # enter the state again: a new TaskScheduled, a new Wait
         frame.retry_counts = None
         ex.runnable.append(frame)
+
+
+def _redo_child(ex: EngineExecution, suspension) -> None:
+    """A Map Run's iteration on redrive: a child that succeeded gives its output again; any other
+    (failed, aborted, never finished) runs again as a new child execution."""
+    child = (Execution.objects.filter(parent__arn=ex.options.execution_arn, parent_frame=suspension.frame)
+             .order_by("-pk").first())
+    if child is not None and child.status == ExecutionStatus.SUCCEEDED:
+        ex.resume_child(suspension.frame, output=json.loads(child.output))
+    else:
+        ex.fresh.append(suspension)  # `run` hands it out again: a new child execution
+
+
+def _reopen_map_runs(row: Execution, ex: EngineExecution) -> None:
+    """On redrive, the Map Runs the restored snapshot is in the middle of are running again."""
+    for frame_id in _distributed_fanouts(ex):
+        latest = MapRun.objects.filter(execution=row, frame=frame_id).order_by("-pk").first()
+        if latest is not None and latest.status != MapRunStatus.RUNNING:
+            MapRun.objects.filter(pk=latest.pk).update(status=MapRunStatus.RUNNING, stop_date=None)
 
 
 # -- work a dead worker dropped -------------------------------------------------------------------
@@ -894,7 +1188,8 @@ def run_express(execution_id: int) -> None:
     from designer import tasks
 
     with transaction.atomic():
-        row = (Execution.objects.select_for_update().select_related("machine", "revision")
+        row = (Execution.objects.select_for_update(of=("self",))
+               .select_related("machine", "revision", "map_run")
                .filter(pk=execution_id, type=MachineType.EXPRESS, status=ExecutionStatus.RUNNING).first())
         if row is None or (row.lease_expires_at is not None and row.lease_expires_at > _wall()):
             return  # finished, or another worker holds it
@@ -908,16 +1203,19 @@ def run_express(execution_id: int) -> None:
     renewer = threading.Thread(target=_renew_express_lease, args=(row.pk, claimed, stop), daemon=True)
     renewer.start()
     try:
-        compiled = _compiled(row.revision, row.type)
+        compiled = _machine_for(row)
         ex = EngineExecution(compiled, json.loads(row.input), _options(row))
         _run_in_memory(ex, _express_deadline(row, compiled))
     finally:
         stop.set()
         renewer.join()
     _finish_express(row, ex)
-    Execution.objects.filter(pk=row.pk, version=claimed, status=ExecutionStatus.RUNNING).update(
-        version=claimed + 1, status=row.status, output=row.output, error=row.error, cause=row.cause,
-        stop_date=row.stop_date, lease_expires_at=None)
+    with transaction.atomic():
+        updated = Execution.objects.filter(pk=row.pk, version=claimed, status=ExecutionStatus.RUNNING).update(
+            version=claimed + 1, status=row.status, output=row.output, error=row.error, cause=row.cause,
+            stop_date=row.stop_date, lease_expires_at=None)
+        if updated and row.parent_id is not None:  # a Map Run's child: its parent takes the outcome
+            tasks.deliver_children.enqueue(row.parent_id)
 
 
 def _renew_express_lease(execution_id: int, version: int, stop: threading.Event) -> None:

@@ -57,3 +57,15 @@ def sweep() -> None:
     """Give back to the queue what a killed worker had claimed (see runtime.sweep); runs every lease
     period while there is work."""
     runtime.sweep_and_reschedule()
+
+
+@task
+def deliver_children(execution_id: int) -> None:
+    """Children of this execution's Map Runs finished: hand their outcomes to it."""
+    runtime.deliver_children(execution_id)
+
+
+@task
+def abort_child(execution_id: int) -> None:
+    """The parent withdrew this child execution (its Map failed, or the parent stopped)."""
+    runtime.abort_child(execution_id)
