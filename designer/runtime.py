@@ -647,6 +647,10 @@ def deliver_children(parent_id: int) -> Execution | None:
     delivered once: it is marked `reported` in the same transaction; a duplicate hint finds nothing."""
     from designer import tasks
 
+    undelivered = Execution.objects.filter(parent_id=parent_id, reported=False).exclude(
+        status=ExecutionStatus.RUNNING)
+    if not undelivered.exists():  # an earlier hint delivered it: do not load the parent at all
+        return None
     more = []
 
     def apply(ex, row):
