@@ -444,7 +444,7 @@ def _run_and_save(row: Execution, ex: EngineExecution, wakeup: dict | None = Non
         setattr(row, field, value)
     if ex.status is not RUNNING:
         if row.parent_id is not None:  # a Map Run's child: its parent takes the outcome
-            tasks.deliver_children.enqueue(row.parent_id)
+            _hint_delivery(row.parent_id)
         return
     children = [suspension for suspension in new if suspension.kind == "child"]
     if children:
@@ -608,11 +608,65 @@ def _start_children(row: Execution, ex: EngineExecution, suspensions: list, map_
         ids = dict(Execution.objects.filter(arn__in=arns).values_list("arn", "pk"))
         for child in children:
             child.pk = ids[child.arn]
-    for child in children:
-        if child.type == MachineType.EXPRESS:
-            tasks.run_express.enqueue(child.pk)
-        else:
-            tasks.advance.enqueue(child.pk, 0)
+    _enqueue_many(tasks.run_express, [(child.pk,) for child in children if child.type == MachineType.EXPRESS])
+    _enqueue_many(tasks.advance, [(child.pk, 0) for child in children if child.type != MachineType.EXPRESS])
+
+
+def _enqueue_many(task, arguments: list[tuple]) -> None:
+    """Enqueue one task per argument tuple in multi-row INSERTs: a Map Run may start 10,000 children in
+    one step, and one INSERT each would hold the parent's transaction for seconds. The rows are the ones
+    django-tasks-db's DatabaseBackend.enqueue writes (its pre_save handler's date for "no run_after")."""
+    from django_tasks_db.backend import DatabaseBackend
+    from django_tasks_db.compat import normalize_json
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    backend = task.get_backend()
+    if len(arguments) < 2 or not isinstance(backend, DatabaseBackend):
+        for args in arguments:
+            task.enqueue(*args)
+        return
+    DBTaskResult.objects.bulk_create([
+        DBTaskResult(id=backend._get_id(), args_kwargs=normalize_json({"args": list(args), "kwargs": {}}),
+                     priority=task.priority, task_path=task.module_path, queue_name=task.queue_name,
+                     run_after=task.run_after or get_date_max(), backend_name=backend.alias)
+        for args in arguments], batch_size=500)
+
+
+_HINTED: dict[int, float] = {}  # parent id → when the delivery hint this process queued is due
+
+
+def _hint_delivery(parent_id: int) -> None:
+    """Queue a hint for the parent to take its finished children, STEPWISE_MAP_RUN_DELIVERY_SECONDS from
+    now, unless this process queued one that is still far enough away to run after this step commits.
+    So a parent takes many children in one step, and a 10,000-item Map Run does not queue 10,000 hints
+    (each would load the parent). A hint that runs too early finds the child not committed yet; the sweep
+    (`_deliver_forgotten_children`) is the safety net for that."""
+    from designer import tasks
+
+    delay = settings.STEPWISE_MAP_RUN_DELIVERY_SECONDS
+    clock = time.monotonic()
+    due = _HINTED.get(parent_id)
+    if due is not None and due - clock > delay / 2:
+        return
+    if len(_HINTED) > 10_000:
+        _HINTED.clear()
+    hint = tasks.deliver_children.using(run_after=_wall() + timedelta(seconds=delay)) if delay else (
+        tasks.deliver_children)
+    hint.enqueue(parent_id)
+    transaction.on_commit(lambda: _HINTED.__setitem__(parent_id, clock + delay))
+
+
+def _deliver_forgotten_children() -> int:
+    """The sweep's part for Map Runs: hint parents with children finished a while ago and not taken."""
+    from designer import tasks
+
+    late = _datetime(now()) - timedelta(seconds=2 * settings.STEPWISE_MAP_RUN_DELIVERY_SECONDS + 1)
+    parents = list(Execution.objects.filter(
+        reported=False, parent__isnull=False, parent__status=ExecutionStatus.RUNNING, stop_date__lt=late)
+        .order_by().values_list("parent_id", flat=True).distinct()[:100])
+    for parent_id in parents:
+        tasks.deliver_children.enqueue(parent_id)
+    return len(parents)
 
 
 def _withdraw_children(row: Execution, frames: list[int]) -> None:
@@ -958,6 +1012,8 @@ def sweep_and_reschedule() -> None:
     from django_tasks_db.models import DBTaskResult
 
     sweep()
+    if _deliver_forgotten_children():
+        log.warning("hinted parents whose finished children had not been taken")
     # Finished hints have done their work: keep a day of them to look at, not every one for ever.
     DBTaskResult.objects.filter(status="SUCCESSFUL", task_path__startswith="designer.tasks.",
                                 finished_at__lt=_wall() - timedelta(days=1)).delete()
@@ -1219,7 +1275,7 @@ def run_express(execution_id: int) -> None:
             version=claimed + 1, status=row.status, output=row.output, error=row.error, cause=row.cause,
             stop_date=row.stop_date, lease_expires_at=None)
         if updated and row.parent_id is not None:  # a Map Run's child: its parent takes the outcome
-            tasks.deliver_children.enqueue(row.parent_id)
+            _hint_delivery(row.parent_id)
 
 
 def _renew_express_lease(execution_id: int, version: int, stop: threading.Event) -> None:
