@@ -223,6 +223,8 @@ class MapRun(models.Model):
     tolerated_failure_count = models.PositiveIntegerField(default=0)
     tolerated_failure_percentage = models.FloatField(default=0.0)
     total = models.PositiveIntegerField(default=0, help_text="Items (or batches) to run.")
+    # A hint for the parent to take finished children is queued (one at a time: see runtime).
+    delivery_queued = models.BooleanField(default=False)
     start_date = models.DateTimeField()
     stop_date = models.DateTimeField(null=True, blank=True)
 

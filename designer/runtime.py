@@ -422,13 +422,14 @@ def _run_and_save(row: Execution, ex: EngineExecution, wakeup: dict | None = Non
     new = ex.run(max_transitions=BATCH_TRANSITIONS)
     if ex.event_count >= MAX_HISTORY_EVENTS and ex.status is RUNNING:
         _history_limit_reached(ex)
+    if ex.cancelled and tracks_map_runs:
+        # Child rows before the Map Run row, the order a finishing child locks them in (no deadlock).
+        _withdraw_children(row, ex.cancelled)
     map_runs = _track_map_runs(row, ex, fanouts_before) if tracks_map_runs else {}
     _append_history(row, ex)
     if ex.cancelled:
         TaskAttempt.objects.open().filter(execution=row, frame__in=ex.cancelled).update(
             status=AttemptStatus.ABANDONED, finished_at=_wall())
-        if tracks_map_runs:
-            _withdraw_children(row, ex.cancelled)
         ex.cancelled.clear()
     changes = {"snapshot": ex.to_snapshot(), "event_count": ex.event_count}
     if ex.status is not RUNNING:
@@ -443,8 +444,8 @@ def _run_and_save(row: Execution, ex: EngineExecution, wakeup: dict | None = Non
     for field, value in changes.items():
         setattr(row, field, value)
     if ex.status is not RUNNING:
-        if row.parent_id is not None:  # a Map Run's child: its parent takes the outcome
-            _hint_delivery(row.parent_id)
+        if row.map_run_id is not None:  # a Map Run's child: its parent takes the outcome
+            _hint_delivery(row)
         return
     children = [suspension for suspension in new if suspension.kind == "child"]
     if children:
@@ -507,7 +508,7 @@ def _details_json(details: dict | None) -> str:
 # The parent's engine keeps the Map's bookkeeping (MaxConcurrency, tolerated failures, results in item
 # order) and parks each iteration as a "child" suspension; the runtime turns each into an execution
 # row of its own (with its own history), and hands its outcome back to the parent in a parent step.
-CHILD_DELIVERIES_PER_STEP = 500
+CHILD_DELIVERIES_PER_STEP = 1000
 
 
 def _has_distributed_map(ex: EngineExecution) -> bool:
@@ -632,35 +633,29 @@ def _enqueue_many(task, arguments: list[tuple]) -> None:
         for args in arguments], batch_size=500)
 
 
-_HINTED: dict[int, float] = {}  # parent id → when the delivery hint this process queued is due
+def _hint_delivery(child: Execution) -> None:
+    """Queue one hint for the parent to take its finished children, unless one is queued already.
 
-
-def _hint_delivery(parent_id: int) -> None:
-    """Queue a hint for the parent to take its finished children, STEPWISE_MAP_RUN_DELIVERY_SECONDS from
-    now, unless this process queued one that is still far enough away to run after this step commits.
-    So a parent takes many children in one step, and a 10,000-item Map Run does not queue 10,000 hints
-    (each would load the parent). A hint that runs too early finds the child not committed yet; the sweep
-    (`_deliver_forgotten_children`) is the safety net for that."""
+    The Map Run's `delivery_queued` flag says one is: the child locks the Map Run row until its step
+    commits, and `deliver_children` clears the flag (waiting for that lock) before it reads the
+    children, so a child either sees the flag cleared and queues a hint, or is committed before the
+    queued hint reads. The hint goes to the back of the queue: while children keep workers busy, one
+    parent step takes many of them (each parent step loads the Map's whole bookkeeping)."""
     from designer import tasks
 
-    delay = settings.STEPWISE_MAP_RUN_DELIVERY_SECONDS
-    clock = time.monotonic()
-    due = _HINTED.get(parent_id)
-    if due is not None and due - clock > delay / 2:
+    queued = (MapRun.objects.select_for_update().filter(pk=child.map_run_id)
+              .values_list("delivery_queued", flat=True).first())
+    if queued:
         return
-    if len(_HINTED) > 10_000:
-        _HINTED.clear()
-    hint = tasks.deliver_children.using(run_after=_wall() + timedelta(seconds=delay)) if delay else (
-        tasks.deliver_children)
-    hint.enqueue(parent_id)
-    transaction.on_commit(lambda: _HINTED.__setitem__(parent_id, clock + delay))
+    MapRun.objects.filter(pk=child.map_run_id).update(delivery_queued=True)
+    tasks.deliver_children.enqueue(child.parent_id)
 
 
 def _deliver_forgotten_children() -> int:
     """The sweep's part for Map Runs: hint parents with children finished a while ago and not taken."""
     from designer import tasks
 
-    late = _datetime(now()) - timedelta(seconds=2 * settings.STEPWISE_MAP_RUN_DELIVERY_SECONDS + 1)
+    late = _datetime(now()) - timedelta(seconds=sweep_period())
     parents = list(Execution.objects.filter(
         reported=False, parent__isnull=False, parent__status=ExecutionStatus.RUNNING, stop_date__lt=late)
         .order_by().values_list("parent_id", flat=True).distinct()[:100])
@@ -701,6 +696,7 @@ def deliver_children(parent_id: int) -> Execution | None:
     delivered once: it is marked `reported` in the same transaction; a duplicate hint finds nothing."""
     from designer import tasks
 
+    MapRun.objects.filter(execution_id=parent_id, delivery_queued=True).update(delivery_queued=False)
     undelivered = Execution.objects.filter(parent_id=parent_id, reported=False).exclude(
         status=ExecutionStatus.RUNNING)
     if not undelivered.exists():  # an earlier hint delivered it: do not load the parent at all
@@ -1274,8 +1270,8 @@ def run_express(execution_id: int) -> None:
         updated = Execution.objects.filter(pk=row.pk, version=claimed, status=ExecutionStatus.RUNNING).update(
             version=claimed + 1, status=row.status, output=row.output, error=row.error, cause=row.cause,
             stop_date=row.stop_date, lease_expires_at=None)
-        if updated and row.parent_id is not None:  # a Map Run's child: its parent takes the outcome
-            _hint_delivery(row.parent_id)
+        if updated and row.map_run_id is not None:  # a Map Run's child: its parent takes the outcome
+            _hint_delivery(row)
 
 
 def _renew_express_lease(execution_id: int, version: int, stop: threading.Event) -> None:

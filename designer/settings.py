@@ -24,8 +24,6 @@ STEPWISE_ACCOUNT_ID = env.str("STEPWISE_ACCOUNT_ID", default="123456789012")
 # A worker running a Task attempt renews a lease this often (a third of it); when the lease runs out
 # the attempt is declared lost and fails with States.TaskFailed (it is never re-run).
 STEPWISE_TASK_LEASE_SECONDS = env.float("STEPWISE_TASK_LEASE_SECONDS", default=30.0)
-# A Map Run's parent takes its finished children in batches, at most this long after one finishes.
-STEPWISE_MAP_RUN_DELIVERY_SECONDS = env.float("STEPWISE_MAP_RUN_DELIVERY_SECONDS", default=0.1)
 # Seconds added to the wall clock for executions (tests fast-forward Waits with it; keep 0 otherwise).
 STEPWISE_CLOCK_OFFSET = env.float("STEPWISE_CLOCK_OFFSET", default=0.0)
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 import engine
-from tests.durable import Deployment
+from tests.durable import Deployment, postgres_available
 
 LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:"
 STATUS = "SELECT status FROM designer_execution WHERE name = ?"
@@ -189,3 +189,31 @@ def test_stopping_the_parent_aborts_its_children_and_the_map_run(deployment):
                                    "WHERE parent_id IS NOT NULL GROUP BY status"))
     assert statuses == {"ABORTED": 2}
     deployment.wait_until("SELECT count(*) FROM designer_taskattempt WHERE status = 'ABANDONED'", 2)
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not postgres_available(), reason="no PostgreSQL at 127.0.0.1:5432")
+def test_four_workers_on_postgres_share_a_map_run_without_duplicate_work(tmp_path):
+    deployment = Deployment.postgres(tmp_path, STEPWISE_TASK_LEASE_SECONDS="5")
+    try:
+        items = {"items": [{"id": i, "v": i % 6} for i in range(40)]}
+        definition = distributed(max_concurrency=10)
+        expected = engine.run(definition, items, task_handler=square)
+        status, output, error = run_on_workers(deployment, definition, items, workers=4)
+        assert (status, error) == ("SUCCEEDED", None), deployment.logs()
+        assert json.loads(output) == expected.output
+        # Every child ran once, with a gapless history of its own; every Task attempt ran once.
+        children = deployment.sql("SELECT e.execution_id, count(*), min(e.seq), max(e.seq) "
+                                  "FROM designer_historyevent e JOIN designer_execution c "
+                                  "ON c.id = e.execution_id WHERE c.parent_id IS NOT NULL "
+                                  "GROUP BY e.execution_id")
+        assert len(children) == 40
+        assert all((low, high) == (1, count) for _, count, low, high in children)
+        assert deployment.sql("SELECT status, count(*) FROM designer_taskattempt GROUP BY status") == [
+            ("SUCCEEDED", 40)]
+        run = map_run(deployment)
+        assert run["status"] == "SUCCEEDED" and run["executionCounts"]["succeeded"] == 40
+        assert deployment.scalar("SELECT count(DISTINCT worker) FROM designer_taskattempt") > 1
+        assert deployment.sql(NO_CRASHES) == []
+    finally:
+        deployment.close()

@@ -40,11 +40,6 @@ def start(definition, items, name="parent"):
 
 
 @pytest.fixture(autouse=True)
-def deliver_at_once(settings):
-    settings.STEPWISE_MAP_RUN_DELIVERY_SECONDS = 0  # drain() runs only what is due now
-
-
-@pytest.fixture(autouse=True)
 def nothing_broken():
     BROKEN.clear()
     yield
