@@ -354,13 +354,18 @@ def describe_state_machine_for_execution(request: dict) -> dict:
     execution = _execution(request["executionArn"])
     machine = execution.machine
     origin = _origin(execution)
-    return {
+    described = {
         "stateMachineArn": origin.version_arn if origin else machine.arn, "name": machine.name,
         "definition": execution.revision.definition,
         "roleArn": machine.role_arn, "updateDate": execution.revision.created,
         "loggingConfiguration": _LOGGING_OFF, "tracingConfiguration": _TRACING_OFF,
         "revisionId": str(execution.revision.number),
     }
+    if execution.map_run_id is not None:  # a Map Run's child runs the Map's ItemProcessor
+        map_run = execution.map_run
+        described.update(stateMachineArn=execution.state_machine_arn, name=f"{machine.name}/{map_run.label}",
+                         definition=map_run.definition, mapRunArn=map_run.arn, label=map_run.label)
+    return described
 
 
 def validate_state_machine_definition(request: dict) -> dict:

@@ -61,6 +61,9 @@ def test_describe_and_list_map_runs_and_their_child_executions(sfn):
     assert child["mapRunArn"] == run["mapRunArn"]
     assert child["stateMachineArn"] == machine_arn + "/doubler"
     assert json.loads(child["output"]) == {"v": 2 * json.loads(child["input"])["v"]}
+    child_machine = sfn.describe_state_machine_for_execution(executionArn=children[0]["executionArn"])
+    assert (child_machine["mapRunArn"], child_machine["label"]) == (run["mapRunArn"], "doubler")
+    assert json.loads(child_machine["definition"])["StartAt"] == "Double"
     history = sfn.get_execution_history(executionArn=children[0]["executionArn"])["events"]
     assert history[0]["type"] == "ExecutionStarted" and history[-1]["type"] == "ExecutionSucceeded"
     parent_history = sfn.get_execution_history(executionArn=started["executionArn"])["events"]
