@@ -636,19 +636,36 @@ def _enqueue_many(task, arguments: list[tuple]) -> None:
 def _hint_delivery(child: Execution) -> None:
     """Queue one hint for the parent to take its finished children, unless one is queued already.
 
-    The Map Run's `delivery_queued` flag says one is: the child locks the Map Run row until its step
-    commits, and `deliver_children` clears the flag (waiting for that lock) before it reads the
-    children, so a child either sees the flag cleared and queues a hint, or is committed before the
-    queued hint reads. The hint goes to the back of the queue: while children keep workers busy, one
-    parent step takes many of them (each parent step loads the Map's whole bookkeeping)."""
+    The Map Run's `delivery_queued` flag says one is. `deliver_children` clears it (an UPDATE, which
+    waits for every lock on the row) before it reads the children; a child that skips the hint holds
+    a shared lock on the row until its step commits, so the queued hint's reading sees it. Shared, so
+    that finishing children do not commit one after another. The hint goes to the back of the queue:
+    while children keep the workers busy, one parent step takes many of them (each parent step loads
+    the Map's whole bookkeeping)."""
     from designer import tasks
 
-    queued = (MapRun.objects.select_for_update().filter(pk=child.map_run_id)
-              .values_list("delivery_queued", flat=True).first())
-    if queued:
+    map_run = MapRun.objects.filter(pk=child.map_run_id)
+    if map_run.values_list("delivery_queued", flat=True).first():
+        if not _flag_still_set(child.map_run_id):  # just cleared: one more hint, and no lock upgrade
+            tasks.deliver_children.enqueue(child.parent_id)
         return
-    MapRun.objects.filter(pk=child.map_run_id).update(delivery_queued=True)
+    if map_run.select_for_update().values_list("delivery_queued", flat=True).first():
+        return  # another child queued it meanwhile; our lock keeps its reading after our commit
+    map_run.update(delivery_queued=True)
     tasks.deliver_children.enqueue(child.parent_id)
+
+
+def _flag_still_set(map_run_id: int) -> bool:
+    """Read the flag again under a shared lock held to the end of the transaction (PostgreSQL; SQLite
+    has one writer at a time, which orders the steps already)."""
+    connection = connections[MapRun.objects.db]
+    if connection.vendor != "postgresql":
+        return True
+    table = connection.ops.quote_name(MapRun._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT delivery_queued FROM {table} WHERE id = %s FOR SHARE", [map_run_id])
+        row = cursor.fetchone()
+    return bool(row and row[0])
 
 
 def _deliver_forgotten_children() -> int:
