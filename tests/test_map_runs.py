@@ -160,7 +160,9 @@ def test_failures_beyond_tolerance_fail_the_map_run_and_abort_the_running_childr
     counts = run["executionCounts"]
     assert counts["failed"] == 2 and counts["running"] == 0
     assert counts["aborted"] >= 1  # the sleepers that were running when the Map failed
-    assert counts["pending"] == 12 - 4  # never started: at most 4 at a time, and the Map failed first
+    # Never started: 4 at first, and at most one more (after the first, tolerated, failure).
+    assert counts["pending"] in (12 - 4, 12 - 5)
+    assert sum(counts[key] for key in ("pending", "succeeded", "failed", "aborted")) == 12
     events = [row[0] for row in deployment.sql(
         "SELECT e.type FROM designer_historyevent e JOIN designer_execution x ON x.id = e.execution_id "
         "WHERE x.name = 'parent' ORDER BY e.seq")]
