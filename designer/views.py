@@ -12,6 +12,7 @@ from designer.models import Execution, StateMachine
 def dashboard(request):
     context = {
         "state_machines": list(StateMachine.objects.all()),
-        "executions": list(Execution.objects.recent(20)),
+        # A Map Run's children are listed on their parent's page.
+        "executions": list(Execution.objects.filter(parent=None).recent(20)),
     }
     return render(request, "designer/dashboard.html", context)

@@ -128,3 +128,6 @@ def test_the_execution_page_lists_its_map_runs_and_a_child_links_to_its_parent(c
     machine_html = client.get(reverse("machine", args=["fanned"])).content.decode()
     assert parent.get_absolute_url() in machine_html
     assert children[0].get_absolute_url() not in machine_html  # children are on their parent's page
+    dashboard_html = client.get(reverse("dashboard")).content.decode()
+    assert parent.get_absolute_url() in dashboard_html
+    assert children[0].get_absolute_url() not in dashboard_html
