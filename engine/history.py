@@ -78,9 +78,12 @@ def make_event(event_type: str, event_id: int, previous_id: int, timestamp: floa
     return event
 
 
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def json_text(value: Any) -> str:
     """JSON text as AWS writes payloads: compact, non-ASCII kept as is."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _compact(value)
 
 
 def to_aws(event: dict) -> dict:

@@ -259,7 +259,7 @@ def _render_format(parts: list[str | None], values: tuple) -> str:
             "Invalid arguments in States.Format: number of arguments do not match the occurrences of {}"
         )
     rendered = iter(values)
-    return "".join(java_text(next(rendered)) if part is None else part for part in parts)
+    return "".join([java_text(next(rendered)) if part is None else part for part in parts])
 
 
 def states_string_to_json(env: Any, text: Any) -> Any:
@@ -276,8 +276,11 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")  # NaN and Infinity: Python accepts them, Jackson does not
 
 
+_JSON_DECODER = json.JSONDecoder(parse_constant=_reject_constant)  # built once: json.loads builds one a call
+
+
 def _parse_json(text: str) -> Any:
-    return json.loads(text, parse_constant=_reject_constant)
+    return _JSON_DECODER.decode(text)
 
 
 def states_json_to_string(env: Any, value: Any) -> str:
@@ -537,7 +540,7 @@ class _Parser:
             )
         if name == "States.Format" and isinstance(arguments[0], _Literal):
             return _compile_format(arguments)
-        return _compile_call(spec.function, [_evaluator(argument) for argument in arguments])
+        return _compile_call(spec.function, arguments)
 
     def arguments(self, depth: int) -> list:
         arguments: list = []
@@ -662,13 +665,26 @@ def _path_argument(path) -> Evaluator:
     return read
 
 
-def _compile_call(function: Callable[..., Any], arguments: list[Evaluator]) -> Evaluator:
+def _compile_call(function: Callable[..., Any], arguments: list) -> Evaluator:
+    # Calls of one to three arguments are spelled out, with literal arguments passed as they are:
+    # intrinsics run on every state that uses them, and a call per argument is most of their cost.
+    read = [_evaluator(argument) for argument in arguments]
+    literal = [isinstance(argument, _Literal) for argument in arguments]
     if not arguments:
         return lambda value, env: function(env)
     if len(arguments) == 1:
-        (only,) = arguments
+        (only,) = read
         return lambda value, env: function(env, only(value, env))
-    return lambda value, env: function(env, *[argument(value, env) for argument in arguments])
+    if len(arguments) == 2 and literal[1]:
+        first, second = read[0], arguments[1].value
+        return lambda value, env: function(env, first(value, env), second)
+    if len(arguments) == 2:
+        first, second = read
+        return lambda value, env: function(env, first(value, env), second(value, env))
+    if len(arguments) == 3 and literal[2]:
+        first, second, third = read[0], read[1], arguments[2].value
+        return lambda value, env: function(env, first(value, env), second(value, env), third)
+    return lambda value, env: function(env, *[argument(value, env) for argument in read])
 
 
 def _compile_format(arguments: list) -> Evaluator:
@@ -684,4 +700,4 @@ def _compile_format(arguments: list) -> Evaluator:
 
         return fail
     values = [_evaluator(argument) for argument in arguments[1:]]
-    return lambda value, env: _render_format(parts, tuple(v(value, env) for v in values))
+    return lambda value, env: _render_format(parts, [v(value, env) for v in values])

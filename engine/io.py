@@ -56,7 +56,12 @@ def parameters(state: State, value: Any, env: Any) -> Any:
 
 
 def effective_input(state: State, value: Any, env: Any) -> Any:
-    return parameters(state, input_path(state, value, env), env)
+    """InputPath then Parameters (spelled out: it runs on nearly every state)."""
+    path = state.input_path
+    if path is not DEFAULT:
+        value = _select(path, value, env)
+    template = state.parameters
+    return value if template is None else template(value, env)
 
 
 def result_selector(state: State, result: Any, env: Any) -> Any:

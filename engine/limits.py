@@ -17,17 +17,34 @@ MAX_TOTAL_VARIABLE_BYTES = 10 * 1024 * 1024
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
+# While every container an execution has measured is small, a new container is measured by the C
+# encoder (a few times faster than walking it here); once a big one exists, new containers are walked
+# so that a big document they merely contain is read from the cache, not serialised again.
+SMALL_WORLD_BYTES = 4096
+try:
+    from json.encoder import c_encode_basestring, c_make_encoder
+
+    _c_chunks = c_make_encoder(None, None, c_encode_basestring, None, ":", ",", False, False, True)
+except (ImportError, TypeError):  # no C accelerator (PyPy): the pure-Python encoder
+    _c_chunks = None
+
+
+def _encoded_size(value: Any) -> int:
+    text = "".join(_c_chunks(value, 0)) if _c_chunks is not None else _dumps(value)
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
 
 class PayloadSizer:
     """Byte length of a value's compact JSON text (UTF-8), with containers cached by identity."""
 
-    __slots__ = ("_cache",)
+    __slots__ = ("_cache", "largest")
 
     MAX_ENTRIES = 4096
 
     def __init__(self):
         # id → (object, size): the object is kept alive so its id cannot be reused while cached.
         self._cache: dict[int, tuple[Any, int]] = {}
+        self.largest = 0  # the biggest container measured or derived so far
 
     def size(self, value: Any) -> int:
         kind = type(value)
@@ -61,18 +78,31 @@ class PayloadSizer:
                existed: bool) -> None:
         """`new` is `old` with `old[key]` set to `new_child`: remember its size from `old`'s, so that
         writing a result into a big document costs the size of the result, not of the document."""
-        old_size = self.known(old)
-        if old_size is None:
+        hit = self._cache.get(id(old))
+        if hit is None or hit[0] is not old:
             return
+        old_size = hit[1]
         if existed:
             size = old_size - self.size(old_child) + self.size(new_child)
         else:
             size = old_size + _string_size(key) + 1 + self.size(new_child) + (1 if old else 0)
+        if size > self.largest:
+            self.largest = size
         if len(self._cache) >= self.MAX_ENTRIES:
             self._cache.clear()
         self._cache[id(new)] = (new, size)
 
     def _measure(self, value: Any, kind: type) -> int:
+        if self.largest < SMALL_WORLD_BYTES:
+            size = _encoded_size(value)
+            if size < SMALL_WORLD_BYTES:
+                self.largest = max(self.largest, size)
+                return size
+            # The first big container: walk it too, so that its parts are cached for later writes.
+            self.largest = size
+        return self._walk(value, kind)
+
+    def _walk(self, value: Any, kind: type) -> int:
         # The hot path of the size check: it runs for every new container a state builds. Scalars
         # and cache hits are measured inline (no call per item); key sizes are remembered.
         if kind is dict:

@@ -92,6 +92,10 @@ def _compile_object(node: dict, pointer: str) -> Evaluator:
         else:
             fields.append((key, None, _compile(child, where)))
 
+    if all(evaluator is not None for _, _, evaluator in fields):  # the common shape: every field computed
+        computed = [(key, evaluator) for key, _, evaluator in fields]
+        return lambda value, env: {key: evaluator(value, env) for key, evaluator in computed}
+
     def evaluate(value: Any, env: Any) -> dict:
         return {
             key: constant if evaluator is None else evaluator(value, env)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine import io
-from engine.compile import JSONATA, Catcher, State
+from engine.compile import DEFAULT, JSONATA, Catcher, State
 from engine.errors import NO_CHOICE_MATCHED, QUERY_EVALUATION_ERROR, RUNTIME, TIMEOUT, StatesError
 from engine.fields import resolve_number
 from engine.interpreter import PARKED, Execution, Frame, Suspension
@@ -34,10 +34,12 @@ def finish(ex: Execution, frame: Frame, state: State, result: Any) -> str:
         assigned = state.assign(binding, frame) if state.assign is not None else None
     else:
         # JSONPath: Assign sees the result after ResultSelector, before ResultPath merges it.
-        selected = io.result_selector(state, result, frame)
+        # The absent stages are skipped here rather than called: this runs on every state.
+        selected = result if state.result_selector is None else io.result_selector(state, result, frame)
         assigned = state.assign(selected, frame) if state.assign is not None else None
-        merged = io.result_path(state.result_path, frame.value, selected, ex.sizer)
-        output = io.output_path(state, merged, frame)
+        path = state.result_path
+        merged = selected if path is DEFAULT else io.result_path(path, frame.value, selected, ex.sizer)
+        output = merged if state.output_path is DEFAULT else io.output_path(state, merged, frame)
     return ex.leave(frame, state, output, assigned)
 
 
