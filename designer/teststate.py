@@ -1,10 +1,9 @@
 """TestState: run one state in memory, with the engine, and say what it did.
 
-The state runs inside a small machine made for the test: the state itself, and in place of every
-state it can go to (Next, a Choice's targets, a Catcher's Next) a Succeed state, so the run stops
-right after the tested state and the state it went to is `nextState`. Nothing is written to the
-database. Task states call the registered function (or answer with `mock`); as on AWS, a failure
-that a Retrier would retry is not retried: the answer is RETRIABLE.
+The engine runs the state (engine/inspection.py: a machine made for the test, the state's stages
+recorded, RETRIABLE instead of a retry); this module reads the request, calls the registered function
+for a Task that is not mocked, and writes the answer as AWS does, the inspection data as JSON text.
+Nothing is written to the database.
 
 AWS: https://docs.aws.amazon.com/step-functions/latest/apireference/API_TestState.html
 """
@@ -12,21 +11,19 @@ AWS: https://docs.aws.amazon.com/step-functions/latest/apireference/API_TestStat
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from designer.runtime import InvalidDefinition, InvalidExecutionInput, ValidationException, call_function
-from engine import ExecutionOptions, TaskFailed, compile_definition, run
+from engine import ExecutionOptions, TaskFailed
 from engine import InvalidDefinition as EngineInvalidDefinition
 from engine.history import json_text
+from engine.inspection import ERROR, RESULT, InvalidTestRequest, Mock, run_state_test
 
-DEFAULT_STATE_NAME = "TestState"
-_VARIABLES_STATE = "Stepwise.TestState.Variables"
-# States that end an execution, or that have no Next/End of their own.
-_TERMINAL = {"Succeed", "Fail"}
-
-
-class _Retriable(Exception):
-    """The tested Task failed and a Retrier would try it again: the test stops there."""
+# What inspectionData holds as JSON text (the rest are numbers and objects).
+_TEXT_FIELDS = ("input", "afterArguments", "afterInputPath", "afterParameters", "result",
+                "afterResultSelector", "afterResultPath", "variables", "afterItemsPath", "afterItemSelector",
+                "afterItemBatcher")
 
 
 def _json(text: str | None, what: str, error: type[Exception]) -> Any:
@@ -38,49 +35,25 @@ def _json(text: str | None, what: str, error: type[Exception]) -> Any:
         raise error(f"Invalid {what}: '{problem}'") from None
 
 
-def _targets(state: dict) -> tuple[set[str], set[str]]:
-    """(names the state goes to normally, names its catchers go to)."""
-    normal = {state["Next"]} if isinstance(state.get("Next"), str) else set()
-    if state.get("Type") == "Choice":
-        normal |= {rule.get("Next") for rule in state.get("Choices") or [] if isinstance(rule, dict)}
-        if isinstance(state.get("Default"), str):
-            normal.add(state["Default"])
-    caught = {catcher.get("Next") for catcher in state.get("Catch") or [] if isinstance(catcher, dict)}
-    return {name for name in normal if isinstance(name, str)}, {n for n in caught if isinstance(n, str)}
+def _mock(request: dict) -> Mock | None:
+    mock = request.get("mock")
+    if not mock:
+        return None
+    if "result" in mock and "errorOutput" in mock:
+        raise ValidationException("A mock has either a result or an errorOutput, not both")
+    if "result" in mock:
+        return Mock(RESULT, result=_json(mock["result"], "mock result", ValidationException))
+    if "errorOutput" in mock:
+        return Mock(ERROR, error=mock["errorOutput"].get("error"), cause=mock["errorOutput"].get("cause"))
+    raise ValidationException("A mock needs a result or an errorOutput")
 
 
-def _test_machine(definition: dict, state_name: str | None) -> tuple[str, dict, dict]:
-    """(the state's name, the state, the machine that runs just it)."""
-    if state_name is not None or "States" in definition:
-        states = definition.get("States")
-        if not isinstance(states, dict):
-            raise InvalidDefinition("Invalid State Machine Definition: 'States' is missing")
-        state_name = state_name or definition.get("StartAt")
-        if state_name not in states:
-            raise ValidationException(f"State '{state_name}' does not exist in the definition")
-        state = states[state_name]
-        language = definition.get("QueryLanguage")
-    else:
-        state_name, state, language = DEFAULT_STATE_NAME, definition, None
-    if not isinstance(state, dict):
-        raise InvalidDefinition("Invalid State Machine Definition: the state must be a JSON object")
-    state = dict(state)
-    if state.get("Type") not in _TERMINAL and state.get("Type") != "Choice" and "Next" not in state:
-        state["End"] = True
-    normal, caught = _targets(state)
-    states = {state_name: state}
-    for target in (normal | caught) - {state_name}:
-        states[target] = {"Type": "Succeed"}
-    machine = {"StartAt": state_name, "States": states}
-    if language:
-        machine["QueryLanguage"] = language
-    return state_name, state, machine
-
-
-def _with_variables(machine: dict, state_name: str, variables: dict) -> dict:
-    """Variables given to the test are assigned by a Pass state before the tested state."""
-    assign = {"Type": "Pass", "Assign": variables, "Next": state_name}
-    return {**machine, "StartAt": _VARIABLES_STATE, "States": {_VARIABLES_STATE: assign, **machine["States"]}}
+def _call_function(suspension, execution) -> Any:
+    status, value, cause = call_function(suspension.resource or "", suspension.parameters,
+                                         suspension.timeout_seconds)
+    if status != "ok":
+        raise TaskFailed(value, cause)
+    return value
 
 
 def test_state(request: dict) -> dict:
@@ -92,93 +65,36 @@ def test_state(request: dict) -> dict:
     variables = _json(request.get("variables"), "variables", ValidationException)
     if variables is not None and not isinstance(variables, dict):
         raise ValidationException("Invalid variables: a JSON object is expected")
-    state_name, state, machine = _test_machine(definition, request.get("stateName"))
-    if variables:
-        machine = _with_variables(machine, state_name, variables)
+    mock = _mock(request)
+    context = _json(request.get("context"), "context", ValidationException)
+    if context is not None and not isinstance(context, dict):
+        raise ValidationException("Invalid context: a JSON object is expected")
+    configuration = request.get("stateConfiguration") or {}
     try:
-        compiled = compile_definition(machine)
+        outcome = run_state_test(
+            definition, state_input, _call_function, state_name=request.get("stateName"),
+            variables=variables, mock=mock, context=context,
+            retrier_retry_count=configuration.get("retrierRetryCount") or 0,
+            map_iteration_failure_count=configuration.get("mapIterationFailureCount"),
+            options=ExecutionOptions(state_machine_name="TestState", execution_name="TestState",
+                                     start_time=time.time()))
+    except InvalidTestRequest as problem:
+        raise ValidationException(str(problem)) from None
     except EngineInvalidDefinition as error:
         raise InvalidDefinition(str(error), error.problems) from None
 
-    mock = request.get("mock") or {}
-    failures: list[tuple[str | None, str | None]] = []
-    task_result: list[Any] = []
-
-    def handler(suspension, execution):
-        if suspension.state_name == state_name and suspension.attempt > 0:
-            raise _Retriable()
-        if "result" in mock:
-            result = _json(mock["result"], "mock result", ValidationException)
-        elif "errorOutput" in mock:
-            error = mock["errorOutput"].get("error")
-            cause = mock["errorOutput"].get("cause")
-            failures.append((error, cause))
-            raise TaskFailed(error, cause)
-        else:
-            status, value, cause = call_function(suspension.resource or "", suspension.parameters,
-                                                 suspension.timeout_seconds)
-            if status != "ok":
-                failures.append((value, cause))
-                raise TaskFailed(value, cause)
-            result = value
-        if suspension.state_name == state_name:
-            task_result.append(result)
-        return result
-
-    try:
-        outcome = run(compiled, state_input, handler, options=ExecutionOptions(
-            state_machine_name="TestState", execution_name="TestState"))
-    except _Retriable:
-        error, cause = failures[-1] if failures else (None, None)
-        return _answer(request, state_input, task_result, status="RETRIABLE", error=error, cause=cause)
-
-    entered = [event for event in outcome.events if event["type"].endswith("StateEntered")]
-    exited = [event for event in outcome.events if event["type"].endswith("StateExited")
-              and event.get("stateExitedEventDetails", {}).get("name") == state_name]
-    reached = next((event["stateEnteredEventDetails"]["name"] for event in entered
-                    if event["stateEnteredEventDetails"]["name"] not in (state_name, _VARIABLES_STATE)), None)
-    if outcome.status == "SUCCEEDED":
-        output = exited[-1]["stateExitedEventDetails"].get("output") if exited else outcome.output
-        if reached is None:
-            output = outcome.output
-        normal, caught = _targets(state)
-        error = cause = None
-        status = "SUCCEEDED"
-        if reached in caught and (reached not in normal or failures or not exited):
-            status = "CAUGHT_ERROR"
-            error, cause = failures[-1] if failures else (_error_of(outcome.events))
-            output = outcome.output  # the Succeed placeholder passes the catcher's output through
-        return _answer(request, state_input, task_result, status=status, output=output, next_state=reached,
-                       error=error, cause=cause)
-    return _answer(request, state_input, task_result, status="FAILED", error=outcome.error,
-                   cause=outcome.cause)
-
-
-def _error_of(events: list[dict]) -> tuple[str | None, str | None]:
-    """The error and cause of the last failure event (a Pass or Map failing without a task)."""
-    for event in reversed(events):
-        for key, details in event.items():
-            if key.endswith("EventDetails") and isinstance(details, dict) and "error" in details:
-                return details.get("error"), details.get("cause")
-    return None, None
-
-
-def _answer(request: dict, state_input: Any, task_result: list, *, status: str, output: Any = None,
-            next_state: str | None = None, error: str | None = None, cause: str | None = None) -> dict:
-    answer: dict[str, Any] = {"status": status}
-    if status in ("SUCCEEDED", "CAUGHT_ERROR"):
-        answer["output"] = json_text(output)
-    if next_state is not None:
-        answer["nextState"] = next_state
-    if error is not None:
-        answer["error"] = error
-    if cause is not None:
-        answer["cause"] = cause
+    answer: dict[str, Any] = {"status": outcome.status}
+    if outcome.status in ("SUCCEEDED", "CAUGHT_ERROR"):
+        answer["output"] = json_text(outcome.output)
+    if outcome.next_state is not None:
+        answer["nextState"] = outcome.next_state
+    if outcome.error is not None:
+        answer["error"] = outcome.error
+    if outcome.cause is not None:
+        answer["cause"] = outcome.cause
+    # DEBUG and TRACE show the data flow (TRACE adds an HTTP Task's request and response; Stepwise has
+    # no HTTP Tasks yet, so the two are the same here).
     if (request.get("inspectionLevel") or "INFO") in ("DEBUG", "TRACE"):
-        inspection: dict[str, Any] = {"input": json_text(state_input)}
-        if task_result:
-            inspection["result"] = json_text(task_result[-1])
-        if status == "SUCCEEDED":
-            inspection["afterResultPath"] = json_text(output)
-        answer["inspectionData"] = inspection
+        answer["inspectionData"] = {key: json_text(value) if key in _TEXT_FIELDS else value
+                                    for key, value in outcome.inspection.items()}
     return answer

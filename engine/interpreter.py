@@ -399,16 +399,13 @@ class Execution:
         `failed_event` (ParallelStateFailed, MapStateFailed) is recorded once the failure is final
         for the state, i.e. not when it is about to be retried.
         """
-        name, cause = error.name, error.cause
-        if name in _PREFIXED and not (cause or "").startswith("An error occurred while executing the state"):
-            cause = (f"An error occurred while executing the state '{state.name}' "
-                     f"(entered at the event id #{frame.entered_event_id}). {cause}")
-            if name == QUERY_EVALUATION_ERROR or state.language == JSONATA:
-                details = {"error": name, "cause": cause, "state": state.name}
-                location = getattr(error, "location", None)  # the JSONata field that failed (engine.jsonata)
-                if location:
-                    details["location"] = location
-                self.emit(frame, "EvaluationFailed", details)
+        name, cause = error.name, self.located_cause(frame, state, error)
+        if cause is not error.cause and (name == QUERY_EVALUATION_ERROR or state.language == JSONATA):
+            details = {"error": name, "cause": cause, "state": state.name}
+            location = getattr(error, "location", None)  # the JSONata field that failed (engine.jsonata)
+            if location:
+                details["location"] = location
+            self.emit(frame, "EvaluationFailed", details)
         if state.retriers:
             index = find_retrier(state.retriers, name)
             if index is not None:
@@ -431,6 +428,15 @@ class Execution:
         from engine.states import caught
 
         return caught(self, frame, state, catcher, name, cause)
+
+    def located_cause(self, frame: Frame, state: State, error: StatesError) -> str | None:
+        """The cause as AWS reports it: a States.Runtime or evaluation error says where it happened."""
+        cause = error.cause
+        located = (cause or "").startswith("An error occurred while executing the state")
+        if error.name in _PREFIXED and not located:
+            return (f"An error occurred while executing the state '{state.name}' "
+                    f"(entered at the event id #{frame.entered_event_id}). {cause}")
+        return cause
 
     # -- parking and resuming ---------------------------------------------------------------------
     def park_until(self, frame: Frame, state: State, until: float) -> None:

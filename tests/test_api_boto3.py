@@ -277,6 +277,49 @@ def test_test_state_runs_one_state(sfn):
         sfn.test_state(definition="{not json", roleArn=ROLE)
 
 
+def test_test_state_at_debug_level_shows_each_stage_of_the_data_flow(sfn):
+    task = {"Type": "Task", "Resource": LAMBDA + "square", "InputPath": "$.in", "Parameters": {"n.$": "$.n"},
+            "ResultSelector": {"squared.$": "$"}, "ResultPath": "$.out", "OutputPath": "$.out", "End": True}
+    info = sfn.test_state(definition=json.dumps(task), roleArn=ROLE, input='{"in": {"n": 3}}')
+    assert (info["status"], info["output"]) == ("SUCCEEDED", '{"squared":9}')
+    assert "inspectionData" not in info  # INFO: the answer only
+    debug = sfn.test_state(definition=json.dumps(task), roleArn=ROLE, input='{"in": {"n": 3}}',
+                           inspectionLevel="DEBUG")["inspectionData"]
+    assert {key: json.loads(value) for key, value in debug.items()} == {
+        "input": {"in": {"n": 3}}, "afterInputPath": {"n": 3}, "afterParameters": {"n": 3}, "result": 9,
+        "afterResultSelector": {"squared": 9},
+        "afterResultPath": {"in": {"n": 3}, "out": {"squared": 9}}}  # merged into the raw state input
+
+    retrying = dict(task, Retry=[{"ErrorEquals": ["Boom"], "IntervalSeconds": 3, "MaxAttempts": 2}],
+                    Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Handler"}])
+    boom = {"errorOutput": {"error": "Boom", "cause": "c"}}
+    retriable = sfn.test_state(definition=json.dumps(retrying), roleArn=ROLE, inspectionLevel="TRACE",
+                               input='{"in": {"n": 3}}', mock=boom)
+    assert retriable["status"] == "RETRIABLE"
+    assert retriable["inspectionData"]["errorDetails"] == {"retryIndex": 0, "retryBackoffIntervalSeconds": 3}
+    spent = sfn.test_state(definition=json.dumps(retrying), roleArn=ROLE, inspectionLevel="DEBUG",
+                           input='{"in": {"n": 3}}', mock=boom, stateConfiguration={"retrierRetryCount": 2})
+    assert (spent["status"], spent["nextState"]) == ("CAUGHT_ERROR", "Handler")
+    assert spent["inspectionData"]["errorDetails"] == {"catchIndex": 0}
+
+    mapped = {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 4, "ToleratedFailurePercentage": 25,
+              "ItemProcessor": {"StartAt": "Call", "States": {
+                  "Call": {"Type": "Task", "Resource": LAMBDA + "square", "End": True}}}, "End": True}
+    map_debug = sfn.test_state(definition=json.dumps(mapped), roleArn=ROLE, input='{"items": [1, 2]}',
+                               inspectionLevel="DEBUG", mock={"result": '["a", "b"]'})
+    assert map_debug["output"] == '["a","b"]'
+    data = map_debug["inspectionData"]
+    assert (json.loads(data["afterItemsPath"]), json.loads(data["afterItemSelector"])) == ([1, 2], [1, 2])
+    assert (data["maxConcurrency"], data["toleratedFailurePercentage"]) == (4, 25.0)
+    with_context = sfn.test_state(
+        definition=json.dumps({"Type": "Pass", "Parameters": {"who.$": "$$.Execution.Name"}, "End": True}),
+        roleArn=ROLE, context='{"Execution": {"Name": "nightly"}}', mock={"result": "{}"})
+    assert with_context["output"] == '{"who":"nightly"}'
+    with pytest.raises(sfn.exceptions.ValidationException):
+        sfn.test_state(definition=json.dumps({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}),
+                       stateName="B", roleArn=ROLE)
+
+
 # -- tags ------------------------------------------------------------------------------------------
 def test_tags_on_a_state_machine(sfn):
     machine_arn = create(sfn, "tagged", tags=[{"key": "team", "value": "data"}])
