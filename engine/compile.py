@@ -111,6 +111,8 @@ class Machine:
     definition: dict | None = None
     # A Distributed Map's iterations are child executions: they cannot read the parent's variables.
     reads_outer_variables: bool = True
+    # key → (sub-)machine, so frames and snapshots can name what they run (interpreter.machine_registry)
+    registry: dict | None = field(default=None, repr=False, compare=False)
 
 
 def compile_definition(definition: dict, validate: bool = True, machine_type: str = "STANDARD") -> Machine:

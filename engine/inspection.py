@@ -25,7 +25,7 @@ from typing import Any
 from engine.compile import DEFAULT, JSONATA, Machine, State, compile_definition
 from engine.errors import EXCEEDED_TOLERATED_FAILURE_THRESHOLD, StatesError, error_matches
 from engine.interpreter import RUNNING, Execution, ExecutionOptions, Frame
-from engine.runner import TaskFailed, TaskHandler
+from engine.runner import TaskFailed, TaskHandler, answer_task
 
 RESULT, ERROR = "result", "error"
 _PLACEHOLDER = "Stepwise.TestState.Next.{}"
@@ -332,27 +332,20 @@ def run_state_test(definition: dict, state_input: Any, task_handler: TaskHandler
             now[0] = max(now[0], suspension.until)
             execution.resume_wait(suspension.frame)
         else:
-            _answer_task(execution, suspension, task_handler, mock if suspension.frame == root.id else None)
+            mocked = mock is not None and suspension.frame == root.id
+            answer_task(execution, _mocked_task(mock) if mocked else task_handler, suspension)
         execution.run()
     return _ended(execution, state, targets, record, root)
 
 
-def _answer_task(execution: Execution, suspension: Any, handler: TaskHandler, mock: Mock | None) -> None:
-    from engine.states import task_started
-
-    task_started(execution, execution.frames[suspension.frame])
-    if mock is not None:
+def _mocked_task(mock: Mock):
+    """A task handler that answers with the mock."""
+    def answer(suspension: Any, execution: Execution) -> Any:
         if mock.kind == ERROR:
-            execution.resume_task(suspension.frame, error=mock.error, cause=mock.cause)
-        else:
-            execution.resume_task(suspension.frame, result=mock.result)
-        return
-    try:
-        result = handler(suspension, execution)
-    except TaskFailed as failure:
-        execution.resume_task(suspension.frame, error=failure.error, cause=failure.cause)
-        return
-    execution.resume_task(suspension.frame, result=result)
+            raise TaskFailed(mock.error, mock.cause)
+        return mock.result
+
+    return answer
 
 
 def _with_failed_iterations(state: State, failures: int, record: dict) -> State:

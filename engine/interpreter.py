@@ -162,8 +162,7 @@ class Execution:
         self.options = options or ExecutionOptions()
         self.input = execution_input
         self.root_machine = machine
-        self.machines: dict[str, Machine] = {}
-        _register_machines(machine, "", self.machines)
+        self.machines = machine_registry(machine)
         self.status = RUNNING
         self.output: Any = None
         self.error: str | None = None
@@ -508,6 +507,14 @@ class Execution:
         from engine.snapshot import load
 
         return load(cls, machine, snapshot, options)
+
+
+def machine_registry(machine: Machine) -> dict[str, Machine]:
+    """Every (sub-)machine of a compiled machine by its key, made once and shared by its executions."""
+    if machine.registry is None:
+        machine.registry = {}
+        _register_machines(machine, "", machine.registry)
+    return machine.registry
 
 
 def _register_machines(machine: Machine, key: str, registry: dict[str, Machine]) -> None:

@@ -63,7 +63,7 @@ def run(definition: dict | Machine, execution_input: Any, task_handler: TaskHand
         tasks = [s for s in execution.pending.values() if s.kind == "task"]
         if tasks:
             for suspension in tasks:
-                _run_task(execution, handler, suspension)
+                answer_task(execution, handler, suspension)
         else:
             if not execution.pending:
                 raise RuntimeError("execution is stuck: nothing runnable and nothing pending")
@@ -79,7 +79,8 @@ def run(definition: dict | Machine, execution_input: Any, task_handler: TaskHand
                      execution.transitions, execution)
 
 
-def _run_task(execution: Execution, handler: TaskHandler, suspension: Suspension) -> None:
+def answer_task(execution: Execution, handler: TaskHandler, suspension: Suspension) -> None:
+    """The task has started; call `handler` and resume the frame with its result or its TaskFailed."""
     from engine.states import task_started
 
     task_started(execution, execution.frames[suspension.frame])

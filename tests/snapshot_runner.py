@@ -14,7 +14,7 @@ from typing import Any
 
 from engine import Execution, ExecutionOptions, Machine, RunResult
 from engine.interpreter import RUNNING
-from engine.runner import _run_task
+from engine.runner import answer_task
 
 
 def run_reloading(machine: Machine, execution_input: Any, options: ExecutionOptions,
@@ -42,7 +42,7 @@ def run_reloading(machine: Machine, execution_input: Any, options: ExecutionOpti
         tasks = [s for s in execution.pending.values() if s.kind == "task"]
         if tasks:
             for suspension in tasks:
-                _run_task(execution, task_handler, suspension)
+                answer_task(execution, task_handler, suspension)
             continue
         if not execution.pending:
             raise RuntimeError("execution is stuck: nothing runnable and nothing pending")
