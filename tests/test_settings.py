@@ -13,8 +13,9 @@ from designer.config import mailer_from_url
 from tests.live import ROOT, free_port
 
 
-def settings_in_fresh_process(env, *names):
+def settings_in_fresh_process(env, *names, command=None):
     code = (
+        f"import sys; sys.argv[1:] = {[command] if command else []!r}; "
         "import json, django; from django.conf import settings; django.setup(); "
         f"print(json.dumps({{n: getattr(settings, n) for n in {list(names)!r}}}, default=str))"
     )
@@ -123,3 +124,13 @@ def test_smtp_email_url_delivers_mail_to_an_smtp_server(settings):
         controller.stop()
     assert inbox.messages[0].rcpt_tos == ["ops@example.com"]
     assert b"Subject: Approval needed" in inbox.messages[0].content
+
+
+def test_a_task_worker_keeps_its_database_connection_and_web_requests_do_not():
+    worker = settings_in_fresh_process({}, "DATABASES", command="db_worker")["DATABASES"]["default"]
+    assert (worker["CONN_MAX_AGE"], worker["CONN_HEALTH_CHECKS"]) == (None, True)
+    web = settings_in_fresh_process({}, "DATABASES", command="serve")["DATABASES"]["default"]
+    assert web.get("CONN_MAX_AGE", 0) == 0
+    chosen = settings_in_fresh_process({"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test?conn_max_age=5"},
+                                       "DATABASES", command="db_worker")["DATABASES"]["default"]
+    assert chosen["CONN_MAX_AGE"] == 5  # the URL's own choice wins
