@@ -302,6 +302,8 @@ def run_state_test(definition: dict, state_input: Any, task_handler: TaskHandler
     """Run one state of `definition` with `state_input` (see the module's docstring)."""
     name, written, machine_definition, targets = state_test_machine(definition, state_name, mock)
     kind = written.get("Type")
+    if mock is not None and kind not in ("Task", "Map", "Parallel"):
+        raise InvalidTestRequest(f"A mock can stand in for a Task, Map or Parallel state, not a {kind} state")
     if mock is None and kind == "Task" and str(written.get("Resource", "")).endswith(".waitForTaskToken"):
         raise InvalidTestRequest("A Task that waits for a task token can only be tested with a mock")
     machine = compile_definition(machine_definition)

@@ -313,11 +313,14 @@ def test_test_state_at_debug_level_shows_each_stage_of_the_data_flow(sfn):
     assert (data["maxConcurrency"], data["toleratedFailurePercentage"]) == (4, 25.0)
     with_context = sfn.test_state(
         definition=json.dumps({"Type": "Pass", "Parameters": {"who.$": "$$.Execution.Name"}, "End": True}),
-        roleArn=ROLE, context='{"Execution": {"Name": "nightly"}}', mock={"result": "{}"})
+        roleArn=ROLE, context='{"Execution": {"Name": "nightly"}}')
     assert with_context["output"] == '{"who":"nightly"}'
     with pytest.raises(sfn.exceptions.ValidationException):
         sfn.test_state(definition=json.dumps({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}),
                        stateName="B", roleArn=ROLE)
+    with pytest.raises(sfn.exceptions.ValidationException):
+        sfn.test_state(definition=json.dumps({"Type": "Pass", "End": True}), roleArn=ROLE,
+                       mock={"result": "1"})
 
 
 # -- tags ------------------------------------------------------------------------------------------

@@ -206,6 +206,8 @@ def test_a_task_token_wait_needs_a_mock_and_an_unknown_state_is_refused():
     with pytest.raises(InvalidTestRequest, match="mock"):
         run_state_test(token_task, {}, no_tasks)
     assert run_state_test(token_task, {}, no_tasks, mock=Mock(RESULT, result={"ok": 1})).output == {"ok": 1}
+    with pytest.raises(InvalidTestRequest, match="not a Pass state"):
+        run_state_test({"Type": "Pass", "End": True}, {}, no_tasks, mock=Mock(RESULT, result=1))
     with pytest.raises(InvalidTestRequest, match="'Nope' does not exist"):
         run_state_test({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}, {}, no_tasks,
                        state_name="Nope")
