@@ -219,3 +219,33 @@ def test_four_workers_on_postgres_share_a_map_run_without_duplicate_work(tmp_pat
         assert deployment.sql(NO_CRASHES) == []
     finally:
         deployment.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not postgres_available(), reason="no PostgreSQL at 127.0.0.1:5432")
+def test_a_map_run_of_thousands_of_children_leaves_postgres_planning_claims_from_the_index(tmp_path):
+    # With the empty tables' statistics (autovacuum is off on our machines), every claim sorted all the
+    # waiting rows; after the children's bulk insert the runtime analyzes the tables.
+    deployment = Deployment.postgres(tmp_path)
+    try:
+        items = {"items": [{"id": i, "v": 1} for i in range(1500)]}
+        definition = json.dumps(distributed(max_concurrency=0))
+        deployment.django(
+            "import json\nfrom designer import runtime\n"
+            f"m = runtime.create_state_machine('fanned', {json.dumps(definition)})\n"
+            f"parent = runtime.start_execution(m, {json.dumps(json.dumps(items))}, name='parent')\n"
+            "runtime.advance(parent.pk)\n")
+        children = deployment.scalar("SELECT count(*) FROM designer_execution WHERE parent_id IS NOT NULL")
+        assert children == 1500
+        analyzed = dict(deployment.sql(
+            "SELECT relname, last_analyze IS NOT NULL FROM pg_stat_user_tables "
+            "WHERE relname IN ('django_tasks_database_dbtaskresult', 'designer_execution')"))
+        assert analyzed == {"django_tasks_database_dbtaskresult": True, "designer_execution": True}
+        plan = "\n".join(row[0] for row in deployment.sql(
+            "EXPLAIN SELECT id FROM django_tasks_database_dbtaskresult WHERE status = 'READY' "
+            "AND (run_after = '9999-01-01 00:00:00+00:00'::timestamptz OR run_after <= now()) "
+            "AND queue_name IN ('default') AND backend_name = 'default' "
+            "ORDER BY priority DESC, run_after ASC, enqueued_at ASC LIMIT 1 FOR UPDATE SKIP LOCKED"))
+        assert "Index Scan using tasks_db_new_ordering_idx" in plan, plan
+    finally:
+        deployment.close()
