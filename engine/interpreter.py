@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid as uuid_module
 from collections import ChainMap, deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine import history
@@ -89,7 +89,9 @@ class Suspension:
     task_token: str | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # Not dataclasses.asdict: it deep-copies `parameters`, which are never mutated, and a Map Run's
+        # parent keeps one suspension per running child in its snapshot.
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 class Frame:
