@@ -16,11 +16,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ITEMS = 10_000
 
 
-def definition(execution_type: str) -> dict:
+def definition() -> dict:
     return {"StartAt": "Fan", "States": {"Fan": {
         "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1000, "End": True,
         "ItemProcessor": {
-            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": execution_type},
+            # Express children: no history rows of their own, the cheapest child there is.
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
             "StartAt": "Double", "States": {
                 "Double": {"Type": "Pass", "Parameters": {"id.$": "$.id", "d.$": "States.MathAdd($.v, $.v)"},
                            "End": True}}}}}}
@@ -32,9 +33,8 @@ def largest_snapshot_bytes() -> int:
         return cursor.fetchone()[0] or 0
 
 
-@pytest.mark.parametrize("execution_type", ["EXPRESS"])
-def test_a_ten_thousand_item_map_run_finishes_with_every_result_and_bounded_rows(execution_type):
-    machine = runtime.create_state_machine("fan10k", json.dumps(definition(execution_type)))
+def test_a_ten_thousand_item_map_run_finishes_with_every_result_and_bounded_rows():
+    machine = runtime.create_state_machine("fan10k", json.dumps(definition()))
     items = [{"id": i, "v": i % 97} for i in range(ITEMS)]
     parent = runtime.start_execution(machine, json.dumps({"items": items}), name="big")
     largest = 0
