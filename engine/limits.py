@@ -17,9 +17,10 @@ MAX_TOTAL_VARIABLE_BYTES = 10 * 1024 * 1024
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
-# While every container an execution has measured is small, a new container is measured by the C
-# encoder (a few times faster than walking it here); once a big one exists, new containers are walked
-# so that a big document they merely contain is read from the cache, not serialised again.
+# A new container is walked here one level deep, its children read from the cache when they are known
+# (a big document that a state wraps or writes into is never serialised again). While every container
+# the execution has measured is small, an unknown child is measured whole by the C encoder; once a big
+# one exists, unknown children are walked too, so that their parts are cached for later writes.
 SMALL_WORLD_BYTES = 4096
 try:
     from json.encoder import c_encode_basestring, c_make_encoder
@@ -93,14 +94,21 @@ class PayloadSizer:
         self._cache[id(new)] = (new, size)
 
     def _measure(self, value: Any, kind: type) -> int:
-        if self.largest < SMALL_WORLD_BYTES:
-            size = _encoded_size(value)
-            if size < SMALL_WORLD_BYTES:
-                self.largest = max(self.largest, size)
-                return size
-            # The first big container: walk it too, so that its parts are cached for later writes.
+        size = self._walk(value, kind)
+        if size > self.largest:
             self.largest = size
-        return self._walk(value, kind)
+        return size
+
+    def _encoded(self, value: Any) -> int:
+        """A container inside a new one, while the execution has seen only small ones: measured whole by
+        the C encoder (a few times faster than walking it here), and remembered."""
+        size = _encoded_size(value)
+        if size > self.largest:
+            self.largest = size
+        if len(self._cache) >= self.MAX_ENTRIES:
+            self._cache.clear()
+        self._cache[id(value)] = (value, size)
+        return size
 
     def _walk(self, value: Any, kind: type) -> int:
         # The hot path of the size check: it runs for every new container a state builds. Scalars
@@ -127,7 +135,12 @@ class PayloadSizer:
                 total += len(repr(item))
             elif item_kind is dict or item_kind is list:
                 hit = cache_get(id(item))
-                total += hit[1] if hit is not None and hit[0] is item else self.size(item)
+                if hit is not None and hit[0] is item:
+                    total += hit[1]
+                elif self.largest < SMALL_WORLD_BYTES:
+                    total += self._encoded(item)
+                else:
+                    total += self.size(item)
             else:
                 total += self.size(item)
         return total
