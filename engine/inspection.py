@@ -165,7 +165,7 @@ def _recording_template(inner: Any, record: dict, before: str | None, after: str
 
     def evaluate(value: Any, env: Any) -> Any:
         if replace_input is not None:
-            value = _mocked(replace_input, env)
+            value = _mocked(replace_input)
         if before:
             record[before] = value
         result = value if inner is None else inner(value, env)
@@ -176,7 +176,7 @@ def _recording_template(inner: Any, record: dict, before: str | None, after: str
     return evaluate
 
 
-def _mocked(mock: Mock, env: Any) -> Any:
+def _mocked(mock: Mock) -> Any:
     if mock.kind == ERROR:
         raise StatesError(mock.error, mock.cause)
     return mock.result
@@ -213,7 +213,7 @@ def _recording_jsonata(inner: Any, record: dict, key: str | None, mock: Mock | N
 
     def evaluate(binding: dict, env: Any) -> Any:
         if mock is not None and "result" in binding:
-            binding = {**binding, "result": _mocked(mock, env)}
+            binding = {**binding, "result": _mocked(mock)}
         if "result" in binding:
             record["result"] = binding["result"]
         value = binding[passthrough] if inner is None else inner(binding, env)
@@ -329,7 +329,7 @@ def run_state_test(definition: dict, state_input: Any, task_handler: TaskHandler
         if suspension is None:
             raise RuntimeError("the test is stuck: nothing runnable and nothing pending")
         if suspension.kind == "wait" and suspension.frame == root.id and root.phase == "retry":
-            return _retriable(execution, state, suspension.until - now[0], record, root)
+            return _retriable(execution, suspension.until - now[0], record, root)
         if suspension.kind == "wait":
             now[0] = max(now[0], suspension.until)
             execution.resume_wait(suspension.frame)
@@ -375,8 +375,7 @@ def _with_failed_iterations(state: State, failures: int, record: dict) -> State:
     return replace(state, result_selector=guarded(state.result_selector))
 
 
-def _retriable(execution: _TestExecution, state: State, backoff: float, record: dict,
-               root: Frame) -> StateTestResult:
+def _retriable(execution: _TestExecution, backoff: float, record: dict, root: Frame) -> StateTestResult:
     error, cause = execution.last_error or (None, None)
     index = next(i for i, count in enumerate(root.retry_counts or []) if count)
     record["errorDetails"] = {"retryIndex": index, "retryBackoffIntervalSeconds": int(backoff)}

@@ -70,11 +70,6 @@ class PayloadSizer:
             return len(repr(value))  # what json.dumps writes for finite numbers
         return len(_dumps(value))
 
-    def known(self, value: Any) -> int | None:
-        """The cached size of a container, or None when it was never measured."""
-        hit = self._cache.get(id(value))
-        return hit[1] if hit is not None and hit[0] is value else None
-
     def derive(self, new: Any, old: Any, key: str | int, old_child: Any, new_child: Any,
                existed: bool) -> None:
         """`new` is `old` with `old[key]` set to `new_child`: remember its size from `old`'s, so that
