@@ -11,8 +11,9 @@ from typing import Any
 
 from engine import jsonata as jsonata_support
 from engine.errors import StatesError
+from engine.limits import PayloadSizer
 from engine.paths import Path, compile_path
-from engine.payload import compile_template
+from engine.payload import compile_template, compile_template_bound
 from engine.validate import format_invalid_definition, iter_problems
 
 JSONPATH, JSONATA = "JSONPath", "JSONata"
@@ -61,6 +62,7 @@ class State:
     # JSONPath I/O pipeline
     input_path: Any = DEFAULT
     parameters: Any = None
+    parameters_bound: Any = None  # payload.Bound of the Parameters template
     result_selector: Any = None
     result_path: Any = DEFAULT
     output_path: Any = DEFAULT
@@ -71,6 +73,7 @@ class State:
     # Pass
     has_result: bool = False
     result: Any = None
+    result_size: int = 0
     # Task
     resource: str | None = None
     timeout_seconds: Any = None
@@ -200,6 +203,7 @@ def _state(name: str, raw: dict, inherited_language: str) -> State:
         state.result_path = _optional_path(raw, "ResultPath")
         if "Parameters" in raw and state.type != "Map":
             state.parameters = compile_template(raw["Parameters"])
+            state.parameters_bound = compile_template_bound(raw["Parameters"])
         if "ResultSelector" in raw:
             state.result_selector = compile_template(raw["ResultSelector"])
     else:
@@ -219,6 +223,7 @@ def _compile_pass(state: State, raw: dict, language: str) -> None:
     if "Result" in raw:
         state.has_result = True
         state.result = raw["Result"]
+        state.result_size = PayloadSizer().size(raw["Result"])
 
 
 def _compile_task(state: State, raw: dict, language: str) -> None:

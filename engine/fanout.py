@@ -32,7 +32,7 @@ class Fanout:
     """Progress of a Parallel or Map state's children."""
 
     __slots__ = ("kind", "total", "limit", "next_index", "active", "results", "completed", "failures",
-                 "tolerated_count", "tolerated_percentage", "error", "items")
+                 "tolerated_count", "tolerated_percentage", "error", "items", "results_bound")
 
     def __init__(self, kind: str, total: int, limit: float, items: list | None = None):
         self.kind = kind
@@ -47,6 +47,8 @@ class Fanout:
         self.tolerated_percentage: float | None = None
         self.error: tuple | None = None
         self.items = items
+        # The sum of the children's output size bounds (interpreter.Frame.bound), None once one is unknown.
+        self.results_bound: int | None = 0
 
 
 # -- Parallel ---------------------------------------------------------------------------------------
@@ -251,10 +253,13 @@ def _start_iteration(ex: Execution, frame: Frame, state: State) -> bool:
 
 def _succeeded(ex: Execution, frame: Frame, state: State, event: str) -> str:
     ex.emit(frame, event)
-    results = frame.fanout.results
+    fan = frame.fanout
+    results = fan.results
     frame.fanout = None
     frame.phase = None
-    return finish(ex, frame, state, results)
+    # brackets and commas: at most one byte per result, and two
+    bound = fan.results_bound + fan.total + 2 if fan.results_bound is not None else None
+    return finish(ex, frame, state, results, bound)
 
 
 def _failed(ex: Execution, frame: Frame, state: State, event: str) -> str:
@@ -279,6 +284,9 @@ def child_succeeded(ex: Execution, child: Frame, output: Any) -> None:
     state = parent.state
     fan.active.discard(child.id)
     fan.results[child.index] = output
+    if fan.results_bound is not None:
+        bound = child.bound if child.bound_of is output else None
+        fan.results_bound = None if bound is None else fan.results_bound + bound
     fan.completed += 1
     if fan.kind == "Map" and not state.distributed:
         ex.emit(parent, "MapIterationSucceeded", {"name": state.name, "index": child.index})
@@ -298,6 +306,7 @@ def child_failed(ex: Execution, child: Frame, error: str | None, cause: str | No
         ex.emit(parent, "MapIterationFailed", {"name": state.name, "index": child.index})
     fan.failures += 1
     fan.results[child.index] = {"Error": error, "Cause": cause}
+    fan.results_bound = None
     tolerated = fan.tolerated_count is not None or fan.tolerated_percentage is not None
     if not tolerated:
         _fail_fanout(ex, parent, fan, (error, cause))

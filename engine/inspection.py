@@ -141,6 +141,7 @@ class _RecordingPath:
     what it was given under `before` and what it selected under `after`."""
 
     __slots__ = ("inner", "record", "before", "after")
+    indefinite = True  # what it selects is not vouched for by a size bound of its input (io, states)
 
     def __init__(self, inner: Any, record: dict, before: str | None, after: str | None):
         self.inner, self.record, self.before, self.after = inner, record, before, after

@@ -38,6 +38,7 @@ RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED = "RUNNING", "SUCCEEDED", "FAILED
 
 # Shared by every event's inputDetails/outputDetails: payloads are never truncated (and never mutated).
 NOT_TRUNCATED = {"truncated": False}
+_NO_VALUE = object()  # what a new frame's size bound is about: nothing
 
 # What a state handler tells the loop.
 CONTINUE = "continue"  # the frame moved to its next state: keep running it
@@ -105,6 +106,7 @@ class Frame:
         "id", "execution", "machine", "machine_key", "parent", "index", "state_name", "value",
         "phase", "entered_event_id", "last_event_id", "entered_time", "retry_counts", "effective",
         "outcome", "fanout", "local_variables", "variables", "task_token", "silent", "_context",
+        "bound", "bound_of",
     )
 
     def __init__(self, execution: Execution, frame_id: int, machine_key: str, parent: Frame | None,
@@ -117,6 +119,11 @@ class Frame:
         self.index = index
         self.state_name = self.machine.start_at
         self.value = value
+        # An upper bound of the size of `bound_of` (the value this frame last left a state with), so that
+        # a state adding a small result to a small document is not measured (limits.py). It is only
+        # believed while `bound_of is value`; nothing else has to keep it up to date.
+        self.bound: int | None = None
+        self.bound_of: Any = _NO_VALUE
         self.phase: str | None = None
         self.entered_event_id = 0
         self.last_event_id = parent.last_event_id if parent is not None else 0
@@ -296,12 +303,17 @@ class Execution:
             bind(frame, assigned)
 
     def leave(self, frame: Frame, state: State, output: Any, assigned: dict | None = None,
-              next_state: str | None = None) -> str:
+              next_state: str | None = None, bound: int | None = None) -> str:
         """The state succeeded with `output`: record it and move the frame on to `next_state` (by
-        default the state's own Next), or finish the frame if the state ends it."""
+        default the state's own Next), or finish the frame if the state ends it. `bound`, when the
+        caller knows one, is an upper bound of the output's size: under the limit, it is not measured."""
         kind = type(output)
         if kind is dict or kind is list or kind is str:
-            if self.sizer.size(output) > MAX_PAYLOAD_BYTES:
+            if bound is None and frame.bound_of is output:  # passed on unchanged (Choice, Wait, ...)
+                bound = frame.bound
+            if bound is None or bound > MAX_PAYLOAD_BYTES:
+                bound = self.sizer.size(output)
+            if bound > MAX_PAYLOAD_BYTES:
                 raise StatesError(
                     DATA_LIMIT_EXCEEDED,
                     f"The state/task '{state.name}' returned a result with a size exceeding "
@@ -322,6 +334,8 @@ class Execution:
         frame.phase = None
         frame.outcome = None
         frame.effective = None
+        frame.bound = bound
+        frame.bound_of = output
         if next_state is None:
             if state.end or state.next is None:
                 self.frame_succeeded(frame, output)

@@ -64,6 +64,17 @@ def effective_input(state: State, value: Any, env: Any) -> Any:
     return value if template is None else template(value, env)
 
 
+def effective_input_bound(state: State, effective: Any, frame: Any, sizer: Any) -> int | None:
+    """An upper bound of the size of `effective` (what effective_input gave for the frame's value), or
+    None. A definite InputPath selects a part of the input, which the input's bound bounds."""
+    input_bound = frame.bound if frame.bound_of is frame.value else None
+    path = state.input_path
+    if path is not DEFAULT and (path is None or path.indefinite):
+        input_bound = None
+    bound = state.parameters_bound
+    return input_bound if bound is None else bound(effective, input_bound, sizer)
+
+
 def result_selector(state: State, result: Any, env: Any) -> Any:
     template = state.result_selector
     return result if template is None else template(result, env)

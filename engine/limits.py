@@ -3,6 +3,12 @@
 Values in the engine are never mutated, so the serialised size of a container is a property of the
 object: `PayloadSizer` remembers it by identity. A 200 KiB document passed from state to state is
 measured once; a state that wraps it in a new object pays only for the new object's own keys.
+
+Most states need not measure at all. A frame keeps an upper bound of its value's size
+(interpreter.Frame.bound); a Pass state's output is bounded by its template's literal part plus what it
+computed (payload.compile_template_bound), and a ResultPath write by the input's bound plus the result's
+and the path's keys (paths.Path.write_overhead). Only an output whose bound passes the limit is measured
+here, exactly, so the limit is enforced to the byte while a loop of small states costs no measuring.
 """
 
 from __future__ import annotations
@@ -61,7 +67,7 @@ class PayloadSizer:
             self._cache[id(value)] = (value, size)
             return size
         if kind is str:
-            return _string_size(value)
+            return string_size(value)
         if value is None:
             return 4
         if kind is bool:
@@ -69,6 +75,21 @@ class PayloadSizer:
         if kind is int or kind is float:
             return len(repr(value))  # what json.dumps writes for finite numbers
         return len(_dumps(value))
+
+    def known(self, value: dict | list) -> int | None:
+        """The size of a container measured before, or None."""
+        hit = self._cache.get(id(value))
+        return hit[1] if hit is not None and hit[0] is value else None
+
+    def fresh(self, value: dict | list) -> int:
+        """The size of a container just built, that nothing will ask about again (a template's
+        computed part): while the world is small, measured whole by the C encoder, not remembered."""
+        if self.largest < SMALL_WORLD_BYTES:
+            size = _encoded_size(value)
+            if size > self.largest:
+                self.largest = size
+            return size
+        return self.size(value)
 
     def derive(self, new: Any, old: Any, key: str | int, old_child: Any, new_child: Any,
                existed: bool) -> None:
@@ -81,7 +102,7 @@ class PayloadSizer:
         if existed:
             size = old_size - self.size(old_child) + self.size(new_child)
         else:
-            size = old_size + _string_size(key) + 1 + self.size(new_child) + (1 if old else 0)
+            size = old_size + string_size(key) + 1 + self.size(new_child) + (1 if old else 0)
         if size > self.largest:
             self.largest = size
         if len(self._cache) >= self.MAX_ENTRIES:
@@ -125,7 +146,7 @@ class PayloadSizer:
                 if item.isascii() and item.isprintable() and '"' not in item and "\\" not in item:
                     total += len(item) + 2
                 else:
-                    total += _string_size(item)
+                    total += string_size(item)
             elif item_kind is int or item_kind is float:
                 total += len(repr(item))
             elif item_kind is dict or item_kind is list:
@@ -146,13 +167,13 @@ _key_size = _KEY_SIZES.get
 
 
 def _remember_key(key: str) -> int:
-    size = _string_size(key)
+    size = string_size(key)
     if len(_KEY_SIZES) < 65536:
         _KEY_SIZES[key] = size
     return size
 
 
-def _string_size(text: str) -> int:
+def string_size(text: str) -> int:
     if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
         return len(text) + 2
     return len(_dumps(text).encode("utf-8"))

@@ -47,7 +47,7 @@ def _normalize_key(key: str | int) -> str:
 class Path:
     """A compiled path. `get(value, env)` returns what it selects or raises PathNotFound."""
 
-    __slots__ = ("text", "root", "variable", "keys", "indefinite", "keys_only", "_matcher")
+    __slots__ = ("text", "root", "variable", "keys", "indefinite", "keys_only", "write_overhead", "_matcher")
 
     def __init__(self, text: str, root: str, variable: str | None, keys: tuple | None, matcher=None):
         self.text = text
@@ -56,6 +56,10 @@ class Path:
         self.keys = keys
         self.indefinite = keys is None
         self.keys_only = keys is not None and all(type(key) is str for key in keys)
+        # What writing through this path (set_path) can add to a document besides the value: per
+        # object key, the key, a colon, a comma and the braces of an object it may have to create.
+        self.write_overhead = sum(len(json.dumps(key, ensure_ascii=False).encode()) + 4
+                                  for key in keys if type(key) is str) if keys is not None else None
         self._matcher = matcher
 
     def __repr__(self) -> str:

@@ -17,7 +17,8 @@ from typing import Any
 
 from engine.errors import RUNTIME, StatesError
 from engine.intrinsics import InvalidIntrinsic, compile_intrinsic, is_intrinsic, json_text
-from engine.paths import CONTEXT, InvalidPath, Path, PathNotFound, compile_path
+from engine.limits import PayloadSizer, string_size
+from engine.paths import CONTEXT, INPUT, InvalidPath, Path, PathNotFound, compile_path
 
 Evaluator = Callable[[Any, Any], Any]
 
@@ -113,6 +114,99 @@ def _compile_array(node: list, pointer: str) -> Evaluator:
     return lambda value, env: [
         constant if evaluator is None else evaluator(value, env) for constant, evaluator in items
     ]
+
+
+# -- size bounds ------------------------------------------------------------------------------------
+# bound(result, input_bound, sizer) -> an upper bound of the size of `result`, what the template returned
+# for an input of size at most `input_bound` (None: unknown). A state whose output is a template's
+# result, or a small document with one written into it, leaves without being measured (limits.py).
+Bound = Callable[[Any, "int | None", PayloadSizer], int]
+
+
+def compile_template_bound(template: Any) -> Bound:
+    """Literal parts are measured here, once; computed scalars and containers the execution has
+    measured are counted exactly; a container that a definite path took from the input is a part of the
+    input, so the input's bound bounds it; anything else is measured."""
+    if template_is_constant(template):
+        size = PayloadSizer().size(template)
+        return lambda result, input_bound, sizer: size
+    if isinstance(template, dict):
+        return _object_bound(template)
+    return _array_bound(template)
+
+
+def _object_bound(node: dict) -> Bound:
+    # A duplicate output key ("a" and "a.$") is counted twice: still an upper bound.
+    static = 1 + 2 * len(node) if node else 2
+    computed: list[tuple[str, bool]] = []  # (output key, taken by a definite path from the input)
+    nested: list[tuple[str, Bound]] = []
+    for key, child in node.items():
+        if key.endswith(DYNAMIC_SUFFIX):
+            out = key[: -len(DYNAMIC_SUFFIX)]
+            computed.append((out, _is_input_part(child)))
+        elif template_is_constant(child):
+            out = key
+            static += PayloadSizer().size(child)
+        else:
+            out = key
+            nested.append((key, compile_template_bound(child)))
+        static += string_size(out)
+
+    def bound(result: dict, input_bound: int | None, sizer: PayloadSizer) -> int:
+        # Runs for nearly every Pass state: plain strings and numbers are measured inline.
+        total = static
+        for key, from_input in computed:
+            value = result[key]
+            kind = type(value)
+            if kind is str and value.isascii() and value.isprintable() and '"' not in value \
+                    and "\\" not in value:
+                total += len(value) + 2
+            elif kind is int or kind is float:
+                total += len(repr(value))
+            else:
+                total += _value_bound(value, from_input, input_bound, sizer)
+        for key, child_bound in nested:
+            total += child_bound(result[key], input_bound, sizer)
+        return total
+
+    return bound
+
+
+def _array_bound(node: list) -> Bound:
+    items = [compile_template_bound(item) for item in node]
+    static = 1 + len(node)
+
+    def bound(result: list, input_bound: int | None, sizer: PayloadSizer) -> int:
+        pairs = zip(items, result, strict=True)
+        return static + sum(item(value, input_bound, sizer) for item, value in pairs)
+
+    return bound
+
+
+def _is_input_part(text: Any) -> bool:
+    if not isinstance(text, str) or is_intrinsic(text):
+        return False
+    try:
+        path = compile_path(text)
+    except InvalidPath:
+        return False
+    return path.root is INPUT and not path.indefinite
+
+
+def _value_bound(value: Any, from_input: bool, input_bound: int | None, sizer: PayloadSizer) -> int:
+    kind = type(value)
+    if kind is str:
+        return string_size(value)
+    if kind is int or kind is float:
+        return len(repr(value))
+    if kind is dict or kind is list:
+        known = sizer.known(value)
+        if known is not None:
+            return known
+        if from_input:
+            return input_bound if input_bound is not None else sizer.size(value)
+        return sizer.fresh(value)
+    return sizer.size(value)
 
 
 def _escape_pointer(key: str) -> str:

@@ -31,6 +31,7 @@ def dump(ex) -> dict:
             fanout = {field: getattr(fan, field) for field in _FANOUT_FIELDS}
             fanout["limit"] = None if fan.limit == math.inf else fan.limit
             fanout["active"] = sorted(fan.active)
+            fanout["results_bound"] = fan.results_bound
             data["fanout"] = fanout
         frames.append(data)
     return {
@@ -74,6 +75,7 @@ def load(cls, machine, snapshot: dict, options) -> Any:
             for field in _FANOUT_FIELDS:
                 setattr(fan, field, spec[field])
             fan.active = set(spec["active"])
+            fan.results_bound = spec.get("results_bound")  # absent from snapshots made before it existed
             frame.fanout = fan
         ex.frames[frame.id] = frame
     ex.runnable.extend(ex.frames[frame_id] for frame_id in snapshot["runnable"])

@@ -15,6 +15,7 @@ from engine.compile import DEFAULT, JSONATA, Catcher, State
 from engine.errors import NO_CHOICE_MATCHED, QUERY_EVALUATION_ERROR, RUNTIME, TIMEOUT, StatesError
 from engine.fields import resolve_number
 from engine.interpreter import PARKED, Execution, Frame, Suspension
+from engine.limits import MAX_PAYLOAD_BYTES
 from engine.paths import PathNotFound
 from engine.tasks import task_events
 
@@ -26,21 +27,44 @@ def jsonata_binding(frame: Frame, **values: Any) -> dict:
     return values
 
 
-def finish(ex: Execution, frame: Frame, state: State, result: Any) -> str:
-    """The state's work produced `result`: derive its output and variables, then leave it."""
+def finish(ex: Execution, frame: Frame, state: State, result: Any, result_bound: int | None = None) -> str:
+    """The state's work produced `result` (of size at most `result_bound`, when the caller knows it):
+    derive its output and variables, then leave it."""
     if state.language == JSONATA:
         binding = jsonata_binding(frame, result=result)
         output = state.output(binding, frame) if state.output is not None else result
         assigned = state.assign(binding, frame) if state.assign is not None else None
+        return ex.leave(frame, state, output, assigned)
+    # JSONPath: Assign sees the result after ResultSelector, before ResultPath merges it.
+    # The absent stages are skipped here rather than called: this runs on every state.
+    if state.result_selector is None:
+        selected = result
     else:
-        # JSONPath: Assign sees the result after ResultSelector, before ResultPath merges it.
-        # The absent stages are skipped here rather than called: this runs on every state.
-        selected = result if state.result_selector is None else io.result_selector(state, result, frame)
-        assigned = state.assign(selected, frame) if state.assign is not None else None
-        path = state.result_path
-        merged = selected if path is DEFAULT else io.result_path(path, frame.value, selected, ex.sizer)
-        output = merged if state.output_path is DEFAULT else io.output_path(state, merged, frame)
-    return ex.leave(frame, state, output, assigned)
+        selected = io.result_selector(state, result, frame)
+        result_bound = None
+    assigned = state.assign(selected, frame) if state.assign is not None else None
+    path = state.result_path
+    if path is DEFAULT:
+        merged, bound = selected, result_bound
+    elif path is None:
+        merged = frame.value
+        bound = frame.bound if frame.bound_of is merged else None
+    else:
+        bound = None
+        if result_bound is not None and frame.bound_of is frame.value and frame.bound is not None:
+            bound = frame.bound + result_bound + path.write_overhead
+        if bound is not None and bound <= MAX_PAYLOAD_BYTES:
+            # Small enough whatever the result replaces: the sizer need not follow the write.
+            merged = io.result_path(path, frame.value, selected)
+        else:
+            merged = io.result_path(path, frame.value, selected, ex.sizer)
+            bound = None
+    if state.output_path is not DEFAULT:
+        output_path = state.output_path
+        merged = io.output_path(state, merged, frame)
+        if output_path is None or output_path.indefinite:  # a part of the document keeps its bound
+            bound = None
+    return ex.leave(frame, state, merged, assigned, bound=bound)
 
 
 def caught(ex: Execution, frame: Frame, state: State, catcher: Catcher, error: str | None,
@@ -76,9 +100,10 @@ def run_pass(ex: Execution, frame: Frame, state: State) -> str:
     ex.enter(frame, state)
     if state.language == JSONATA:
         return finish(ex, frame, state, frame.value)
-    effective = io.effective_input(state, frame.value, frame)
-    result = state.result if state.has_result else effective
-    return finish(ex, frame, state, result)
+    effective = io.effective_input(state, frame.value, frame)  # its errors count even beside a Result
+    if state.has_result:
+        return finish(ex, frame, state, state.result, state.result_size)
+    return finish(ex, frame, state, effective, io.effective_input_bound(state, effective, frame, ex.sizer))
 
 
 # -- Succeed / Fail ---------------------------------------------------------------------------------

@@ -237,3 +237,130 @@ def test_sizes_stay_exact_when_the_cache_is_cleared_in_the_middle_of_writes():
         text = rng.choice(["$.a.b[0]", "$.a.new", "$.c", "$.d.e", f"$.k{step % 7}"])
         document = set_path(document, compile_path(text), random_json(rng), sizer)
         assert sizer.size(document) == reference_size(document)
+
+
+# -- bounds: what a Pass state need not measure ------------------------------------------------------
+class Env:
+    """What templates read besides the value: the context object and variables."""
+
+    def __init__(self, context):
+        self.context = context
+        self.variables = {}
+
+
+BOUND_FIELDS = ["$", "$.a", "$.list", "$.list[0]", "$.a.b", "$.s", "$$.Execution.Input",
+                "States.Format('{}-{}', $.s, $.s)", "States.StringToJson($.json)",
+                "States.JsonMerge($.obj, $.obj, false)", "States.ArrayPartition($.arr, 2)",
+                "States.Array($.a, $.list)", "$.list[*]"]
+
+
+def random_template(rng: random.Random, depth: int = 0):
+    if depth > 2 or rng.random() < 0.3:
+        return random_json(rng, 3)
+    if rng.random() < 0.3:
+        return [random_template(rng, depth + 1) for _ in range(rng.randrange(4))]
+    template = {}
+    for index in range(rng.randrange(1, 5)):
+        if rng.random() < 0.6:
+            template[f"k{index}.$"] = rng.choice(BOUND_FIELDS)
+        else:
+            template[f"k{index}"] = random_template(rng, depth + 1)
+    if rng.random() < 0.1:
+        template["k0"] = "a literal beside k0.$: the output has one k0"
+    return template
+
+
+def random_input(rng: random.Random):
+    return {"a": {"b": random_json(rng)}, "list": [random_json(rng), random_json(rng)],
+            "s": rng.choice(TRICKY_STRINGS), "json": json.dumps(random_json(rng)),
+            "obj": {"x": random_json(rng), "y": [1, 2]}, "arr": [random_json(rng) for _ in range(5)]}
+
+
+def test_a_template_bound_is_never_below_the_size_of_what_the_template_returns():
+    from engine.payload import compile_template, compile_template_bound
+
+    rng = random.Random(11)
+    for _ in range(500):
+        template = random_template(rng)
+        value = random_input(rng)
+        env = Env({"Execution": {"Input": value}})
+        result = compile_template(template)(value, env)
+        bound = compile_template_bound(template)
+        for sizer, input_bound in ((PayloadSizer(), reference_size(value)), (PayloadSizer(), None)):
+            assert bound(result, input_bound, sizer) >= reference_size(result), (template, value)
+
+
+def test_a_set_path_write_adds_at_most_the_value_and_the_paths_write_overhead():
+    rng = random.Random(12)
+    paths = ["$.a", "$.a.b", "$.new", "$.new.deeper.still", "$.list[0]", "$.list[-1]", "$['x y'].z",
+             "$.é.ü", "$['quote\"d'].k", "$.nothing.here"]
+    for _ in range(300):
+        document = {"a": random_json(rng), "list": [random_json(rng)], "nothing": None}
+        value = random_json(rng)
+        for text in paths:
+            path = compile_path(text)
+            try:
+                updated = set_path(document, path, value)
+            except Exception:  # a write through a scalar: not this test's concern
+                continue
+            assert reference_size(updated) <= (reference_size(document) + reference_size(value)
+                                               + path.write_overhead), (document, text, value)
+
+
+def doubling_loop(iterations: int) -> dict:
+    """Work doubles $.s into $.t.d (a ResultPath write), Count moves it back to $.s, `iterations` times."""
+    return {"StartAt": "Work", "States": {
+        "Work": {"Type": "Pass", "Parameters": {"d.$": "States.Format('{}{}', $.s, $.s)"},
+                 "ResultPath": "$.t", "Next": "Count"},
+        "Count": {"Type": "Pass", "Parameters": {"s.$": "$.t.d", "n.$": "States.MathAdd($.n, 1)"},
+                  "Next": "Check"},
+        "Check": {"Type": "Choice", "Choices": [
+            {"Variable": "$.n", "NumericLessThan": iterations, "Next": "Work"}], "Default": "Done"},
+        "Done": {"Type": "Succeed"}}}
+
+
+def first_iteration_over_the_limit() -> tuple[int, str]:
+    """What doubling_loop does, computed with json.dumps: the iteration and state that first exceed it."""
+    text, n = "ab", 0
+    for iteration in range(1, 40):
+        if reference_size({"s": text, "n": n, "t": {"d": text * 2}}) > MAX_PAYLOAD_BYTES:
+            return iteration, "Work"
+        text, n = text * 2, n + 1
+        if reference_size({"s": text, "n": n}) > MAX_PAYLOAD_BYTES:
+            return iteration, "Count"
+    raise AssertionError("never over the limit")
+
+
+def test_a_string_doubled_state_after_state_fails_at_the_first_output_over_the_limit():
+    # The small outputs before it were bounded, not measured: the check must still catch the first
+    # output over 256 KiB, in the state that makes it.
+    iteration, state = first_iteration_over_the_limit()
+    result = run(doubling_loop(iteration), {"s": "ab", "n": 0})
+    assert (result.status, result.error) == ("FAILED", "States.DataLimitExceeded")
+    assert f"'{state}'" in result.cause
+    assert run(doubling_loop(iteration - 1), {"s": "ab", "n": 0}).status == "SUCCEEDED"
+
+
+def test_a_template_that_takes_the_same_big_part_of_its_input_twice_is_over_the_limit():
+    big = string_of_json_size(MAX_PAYLOAD_BYTES // 2 + 10)
+    definition = {"StartAt": "Small", "States": {
+        "Small": {"Type": "Pass", "Parameters": {"big.$": "$.big"}, "Next": "Twice"},
+        "Twice": {"Type": "Pass", "Parameters": {"a.$": "$.big", "b.$": "$.big"}, "End": True}}}
+    result = run(definition, {"big": big})
+    assert (result.status, result.error) == ("FAILED", "States.DataLimitExceeded")
+    assert "'Twice'" in result.cause
+
+
+def test_a_chain_of_small_pass_states_measures_no_container_element_by_element():
+    sizer = CountingSizer()
+    states = {f"P{i}": {"Type": "Pass", "Parameters": {"v.$": "$.data.a", "list.$": "$.data.list", "step": i},
+                        "ResultPath": "$.last", "Next": f"P{i + 1}"} for i in range(200)}
+    states["P200"] = {"Type": "Succeed"}
+    execution = Execution(compile_definition({"StartAt": "P0", "States": states}),
+                          {"data": {"a": 1, "list": [1, 2, 3]}}, ExecutionOptions())
+    execution.sizer = sizer
+    execution.run()
+    assert execution.status == "SUCCEEDED"
+    assert execution.output["last"] == {"v": 1, "list": [1, 2, 3], "step": 199}
+    # The first state (whose input has no bound yet) and the execution's output: not one per state.
+    assert len(sizer.measured) <= 3
