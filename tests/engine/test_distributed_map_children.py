@@ -130,3 +130,60 @@ def test_a_child_definition_carries_the_query_language_it_inherits():
     key = ex.run()[0].resource
     assert ex.child_definition(key)["QueryLanguage"] == "JSONata"
     assert run(ex.child_definition(key), {"v": 21}).output == 42
+
+
+def _reloaded(machine, ex: Execution) -> Execution:
+    return Execution.from_snapshot(machine, json.loads(json.dumps(ex.to_snapshot())), _options())
+
+
+def _suspensions(ex: Execution) -> list[dict]:
+    return [suspension.to_dict() for suspension in ex.pending.values()]
+
+
+def _frames(ex: Execution) -> list[tuple]:
+    return [(frame.id, frame.parent.id if frame.parent else None, frame.index, frame.machine_key,
+             frame.state_name, frame.value, frame.phase, frame.silent, frame.last_event_id)
+            for frame in ex.frames.values()]
+
+
+def test_a_waiting_child_is_a_row_of_numbers_in_the_snapshot_and_comes_back_the_same():
+    items = {"items": [{"v": i, "text": "x" * 50} for i in range(200)]}
+    machine = compile_definition(_definition(max_concurrency=0))
+    ex = Execution(machine, items, _options())
+    ex.run()
+    snapshot = json.dumps(ex.to_snapshot())
+    # Each item is in the snapshot twice (the input and the Map's items), not also once per frame
+    # and once per suspension.
+    assert len(snapshot) < 2 * len(json.dumps(items)) + 200 * 40  # a few numbers per child besides
+    restored = _reloaded(machine, ex)
+    assert _suspensions(restored) == _suspensions(ex)
+    assert _frames(restored) == _frames(ex)
+    assert json.dumps(restored.to_snapshot()) == snapshot
+    first = next(iter(restored.pending.values()))
+    assert first.parameters is restored.frames[first.frame].value  # one object, as before the dump
+
+
+def test_children_given_their_input_by_an_item_selector_come_back_with_it():
+    definition = _definition(max_concurrency=0)
+    definition["States"]["Fan"]["ItemSelector"] = {"v.$": "$$.Map.Item.Value.v", "at.$": "$$.Map.Item.Index"}
+    machine = compile_definition(definition)
+    ex = Execution(machine, ITEMS, _options())
+    ex.run()
+    restored = _reloaded(machine, ex)
+    assert _suspensions(restored) == _suspensions(ex)
+    assert [s.parameters for s in restored.pending.values()][:2] == [{"v": 1, "at": 0}, {"v": 2, "at": 1}]
+    _run_children(restored, list(restored.pending.values()))
+    restored.run()
+    assert restored.output == [{"v": 2}, {"v": 4}, {"v": 6}, {"v": 8}, {"v": 10}]
+
+
+def test_a_snapshot_is_the_same_after_children_finish_between_reloads():
+    machine = compile_definition(_definition(max_concurrency=3))
+    ex = Execution(machine, ITEMS, _options())
+    suspensions = ex.run()
+    while suspensions:
+        _run_children(ex, suspensions[:1])
+        ex = _reloaded(machine, ex)
+        suspensions = list(ex.pending.values())
+        ex.run()
+    assert (ex.status, ex.output) == ("SUCCEEDED", [{"v": 2}, {"v": 4}, {"v": 6}, {"v": 8}, {"v": 10}])
