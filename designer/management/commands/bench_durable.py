@@ -122,8 +122,6 @@ def _measure(workflow: str, workers: int, executions: int) -> dict:
     definition, execution_input = _load(workflow)
     executions = executions or {"pass_chain": 20, "parallel_fanout": 20, "map_10k": 2}.get(workflow, 10)
     machine = runtime.create_state_machine(f"bench-{workflow}", json.dumps(definition))
-    for _ in range(executions):
-        runtime.start_execution(machine, json.dumps(execution_input))
     processes = [
         subprocess.Popen([sys.executable, str(settings.BASE_DIR / "manage.py"), "db_worker", "--no-reload",
                           "--no-startup-delay", "--interval", "0.01", "--worker-id", f"bench-{i}"],
@@ -131,6 +129,11 @@ def _measure(workflow: str, workers: int, executions: int) -> dict:
         for i in range(workers)
     ]
     try:
+        # The work is queued once every worker is up: a worker still importing Django would take CPU
+        # from the others inside the measured span (more of it, the more workers).
+        _wait_for_workers(workers)
+        for _ in range(executions):
+            runtime.start_execution(machine, json.dumps(execution_input))
         deadline = time.monotonic() + 600
         while Execution.objects.running().exists() and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -145,3 +148,22 @@ def _measure(workflow: str, workers: int, executions: int) -> dict:
     transitions = sum(row.snapshot["transitions"] for row in done)
     return {"executions": done.count(), "transitions": transitions, "seconds": seconds,
             "per_second": transitions / seconds if seconds else 0.0}
+
+
+def _wait_for_workers(workers: int, timeout: float = 120.0) -> None:
+    """On PostgreSQL, until `workers` other sessions are connected to this database (a worker connects
+    when its loop starts, and keeps its connection). SQLite shows no sessions: a moment's grace."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        time.sleep(3.0)
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND pid <> pg_backend_pid()")
+            (connected,) = cursor.fetchone()
+        if connected >= workers:
+            return
+        time.sleep(0.1)
