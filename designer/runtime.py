@@ -65,7 +65,7 @@ from engine import ExecutionOptions, TaskFailed, compile_definition, iter_proble
 from engine import InvalidDefinition as EngineInvalidDefinition
 from engine.errors import RUNTIME, TASK_FAILED, TIMEOUT
 from engine.history import details_key, json_text
-from engine.interpreter import FAILED, RUNNING
+from engine.interpreter import FAILED, RUNNING, iteration_machine_key
 from engine.limits import MAX_HISTORY_EVENTS, MAX_PAYLOAD_BYTES
 from engine.states import task_started
 
@@ -551,7 +551,7 @@ def _track_map_runs(row: Execution, ex: EngineExecution, before: dict[int, Any])
         processor = state.raw.get("ItemProcessor") or state.raw.get("Iterator") or {}
         execution_type = (processor.get("ProcessorConfig") or {}).get("ExecutionType") or MachineType.STANDARD
         label = state.label or state.name
-        machine_key = f"{frame.machine_key}/{state.name}#items"
+        machine_key = iteration_machine_key(frame.machine_key, state.name)
         fresh.append(MapRun(
             execution=row, frame=frame_id, state_name=state.name, label=label,
             arn=arn("mapRun", f"{row.machine.name}/{label}", str(uuid.uuid4())),

@@ -22,7 +22,7 @@ from engine.errors import (
     StatesError,
 )
 from engine.fields import resolve_number
-from engine.interpreter import PARKED, Execution, Frame, Suspension
+from engine.interpreter import PARKED, Execution, Frame, Suspension, iteration_machine_key
 from engine.paths import PathNotFound
 from engine.states import HANDLERS as SIMPLE_HANDLERS
 from engine.states import effective_input, finish, jsonata_binding
@@ -237,18 +237,23 @@ def _start_iteration(ex: Execution, frame: Frame, state: State) -> bool:
             item = state.item_selector(frame.effective, env)
     if not state.distributed:
         ex.emit(frame, "MapIterationStarted", {"name": state.name, "index": index})
-    machine_key = f"{frame.machine_key}/{state.name}#items"
-    child = ex.new_frame(machine_key, frame, index, item)
+    child = ex.new_frame(iteration_machine_key(frame.machine_key, state.name), frame, index, item)
     fan.active.add(child.id)
     if state.distributed:
         child.silent = True  # a child execution: its events are its own history, not the parent's
         if ex.options.child_executions:
             child.phase = "child"
-            ex.suspend(Suspension(child.id, "child", state.name, resource=machine_key,
-                                  parameters=item, attempt=index))
+            ex.suspend(child_suspension(child))
             return False
     ex.runnable.appendleft(child)
     return True
+
+
+def child_suspension(child: Frame) -> Suspension:
+    """What a DISTRIBUTED Map iteration run as a child execution waits on: its machine, its input, its
+    index (snapshot.py rebuilds it from the frame the same way)."""
+    return Suspension(child.id, "child", child.parent.state_name, resource=child.machine_key,
+                      parameters=child.value, attempt=child.index)
 
 
 def _succeeded(ex: Execution, frame: Frame, state: State, event: str) -> str:

@@ -533,6 +533,11 @@ def machine_registry(machine: Machine) -> dict[str, Machine]:
     return machine.registry
 
 
+def iteration_machine_key(map_machine_key: str, map_state_name: str) -> str:
+    """The registry key of the machine a Map state's iterations run (its ItemProcessor)."""
+    return f"{map_machine_key}/{map_state_name}#items"
+
+
 def _register_machines(machine: Machine, key: str, registry: dict[str, Machine]) -> None:
     """Give every (sub-)machine a stable key, so a snapshot can name the machine a frame runs."""
     registry[key] = machine
@@ -540,4 +545,4 @@ def _register_machines(machine: Machine, key: str, registry: dict[str, Machine])
         for index, branch in enumerate(state.branches):
             _register_machines(branch, f"{key}/{state.name}#{index}", registry)
         if state.processor is not None:
-            _register_machines(state.processor, f"{key}/{state.name}#items", registry)
+            _register_machines(state.processor, iteration_machine_key(key, state.name), registry)

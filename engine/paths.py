@@ -16,6 +16,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from engine.limits import string_size
+
 INPUT, CONTEXT, VARIABLE = "input", "context", "variable"
 
 _VARIABLE_NAME = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -58,8 +60,8 @@ class Path:
         self.keys_only = keys is not None and all(type(key) is str for key in keys)
         # What writing through this path (set_path) can add to a document besides the value: per
         # object key, the key, a colon, a comma and the braces of an object it may have to create.
-        self.write_overhead = sum(len(json.dumps(key, ensure_ascii=False).encode()) + 4
-                                  for key in keys if type(key) is str) if keys is not None else None
+        self.write_overhead = sum(string_size(key) + 4 for key in keys
+                                  if type(key) is str) if keys is not None else None
         self._matcher = matcher
 
     def __repr__(self) -> str:

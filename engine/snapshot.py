@@ -11,6 +11,8 @@ import math
 import sys
 from typing import Any
 
+from engine.interpreter import iteration_machine_key
+
 FORMAT = 1
 
 _FRAME_FIELDS = ("state_name", "value", "phase", "entered_event_id", "last_event_id", "entered_time",
@@ -31,7 +33,7 @@ def _is_plain_child(frame, suspension) -> bool:
     parent = frame.parent
     return (frame.phase == "child" and frame.silent and suspension is not None and suspension.kind == "child"
             and parent is not None and parent.fanout is not None
-            and frame.machine_key == _child_machine_key(parent)
+            and frame.machine_key == iteration_machine_key(parent.machine_key, parent.state_name)
             and frame.state_name == frame.machine.start_at and frame.entered_event_id == 0
             and frame.entered_time == 0.0 and frame.retry_counts is None and frame.effective is None
             and frame.outcome is None and frame.task_token is None and not frame.local_variables
@@ -39,10 +41,6 @@ def _is_plain_child(frame, suspension) -> bool:
             and suspension.parameters is frame.value and suspension.attempt == frame.index
             and suspension.until is None and suspension.timeout_seconds is None
             and suspension.heartbeat_seconds is None and suspension.task_token is None)
-
-
-def _child_machine_key(parent) -> str:
-    return f"{parent.machine_key}/{parent.state_name}#items"
 
 
 def dump(ex) -> dict:
@@ -101,7 +99,7 @@ def dump(ex) -> dict:
 
 
 def load(cls, machine, snapshot: dict, options) -> Any:
-    from engine.fanout import Fanout
+    from engine.fanout import Fanout, child_suspension
     from engine.interpreter import Frame, Suspension
 
     ex = cls(machine, snapshot["input"], options)
@@ -131,7 +129,8 @@ def load(cls, machine, snapshot: dict, options) -> Any:
             fan.active = set(spec["active"])
             plain_children = plain_children or "children" in spec
             for row in spec.get("children", ()):
-                child = Frame(ex, row[0], _child_machine_key(frame), frame, row[1],
+                machine_key = iteration_machine_key(frame.machine_key, frame.state_name)
+                child = Frame(ex, row[0], machine_key, frame, row[1],
                               row[3] if len(row) > 3 else fan.items[row[1]])
                 child.phase, child.silent, child.last_event_id = "child", True, row[2]
                 ex.frames[child.id] = child
@@ -143,9 +142,7 @@ def load(cls, machine, snapshot: dict, options) -> Any:
     ex.runnable.extend(ex.frames[frame_id] for frame_id in snapshot["runnable"])
     for data in snapshot["pending"]:
         if type(data) is int:  # a plain child (see _is_plain_child)
-            child = ex.frames[data]
-            ex.pending[data] = Suspension(data, "child", child.parent.state_name, resource=child.machine_key,
-                                          parameters=child.value, attempt=child.index)
+            ex.pending[data] = child_suspension(ex.frames[data])
         else:
             ex.pending[data["frame"]] = Suspension(**data)
     return ex

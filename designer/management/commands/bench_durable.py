@@ -167,3 +167,4 @@ def _wait_for_workers(workers: int, timeout: float = 120.0) -> None:
         if connected >= workers:
             return
         time.sleep(0.1)
+    raise RuntimeError(f"only {connected} of {workers} workers connected within {timeout:.0f} s")
