@@ -368,7 +368,7 @@ def start_execution(machine: StateMachine, input_text: str | None = None, name: 
                 row.save()
         except IntegrityError:  # a concurrent start with the same name won the race
             raise ExecutionAlreadyExists(f"Execution Already Exists: '{execution_arn}'") from None
-        _append_history(row, ex)
+        _insert_history(_history_rows(row, ex))
         tasks.advance.enqueue(row.pk, row.version)
         deadline = started + _time_limit(compiled)
         tasks.execution_timeout.using(run_after=_real(deadline)).enqueue(row.pk)
@@ -382,31 +382,57 @@ class _Stale(Exception):
 
 
 def _step(execution_id: int, apply: Callable[[EngineExecution, Execution], bool | None],
-          wakeup: dict | None = None) -> Execution | None:
+          wakeup: dict | None = None, *, shared: dict | None = None,
+          hint_parent: bool = True) -> Execution | None:
     """Run one step: lock and load, `apply` the wake-up (False: it does not apply, change nothing),
     run, save. Returns the row after the step, or None if nothing changed.
 
     `wakeup` describes the wake-up as data: if this step ends the execution, it is kept with the
-    snapshot from before the step, which is where a redrive starts again."""
+    snapshot from before the step, which is where a redrive starts again. `shared` and `hint_parent`
+    are for steps run one after another in a batch (see `start_children`)."""
     for _ in range(5):
         try:
             with transaction.atomic():
-                # of=self: PostgreSQL locks no row of a nullable outer join (map_run).
-                # order_by(): first() would sort the one row by the model's ordering, and compiling
-                # that is a tenth of a Map Run child's step.
-                row = next(iter(Execution.objects.select_for_update(of=("self",))
-                                .select_related("machine", "revision", "map_run")
-                                .filter(pk=execution_id, type=MachineType.STANDARD).order_by()[:1]), None)
+                row = _lock_and_load(execution_id, shared)
                 if row is None or row.status != ExecutionStatus.RUNNING:
                     return None
                 ex = _load(row)
                 if apply(ex, row) is False:
                     return None
-                _run_and_save(row, ex, wakeup)
+                _run_and_save(row, ex, wakeup, hint_parent=hint_parent)
                 return row
         except _Stale:
             continue
     raise RuntimeError(f"execution {execution_id}: gave up after repeated version conflicts")
+
+
+def _lock_and_load(execution_id: int, shared: dict | None) -> Execution | None:
+    """Lock a Standard execution's row and load it with its machine, revision and Map Run (joined;
+    from `shared` for the children of one batch, see `_attach_related`)."""
+    rows = (Execution.objects.select_for_update(of=("self",))  # of=self: PostgreSQL locks no row of
+            .filter(pk=execution_id, type=MachineType.STANDARD)  # a nullable outer join (map_run)
+            .order_by())  # first() would sort the one row by the model's ordering: a tenth of a step
+    if shared is None:
+        return next(iter(rows.select_related("machine", "revision", "map_run")[:1]), None)
+    row = next(iter(rows[:1]), None)
+    if row is not None:
+        _attach_related(row, shared)
+    return row
+
+
+def _attach_related(row: Execution, shared: dict) -> None:
+    """Give the row its machine, revision and Map Run from `shared`, reading them the first time.
+
+    The children of a batch all have the same three, so they are read once for the batch, not joined
+    into every child's query. They are as fresh as the batch (milliseconds old): a child's definition
+    and names never change, only its machine's roleArn may."""
+    key = (row.machine_id, row.revision_id, row.map_run_id)
+    related = shared.get(key)
+    if related is None:
+        related = shared[key] = (
+            StateMachine.objects.get(pk=row.machine_id), StateMachineRevision.objects.get(pk=row.revision_id),
+            MapRun.objects.get(pk=row.map_run_id) if row.map_run_id is not None else None)
+    row.machine, row.revision, row.map_run = related
 
 
 def _load(row: Execution) -> EngineExecution:
@@ -415,7 +441,8 @@ def _load(row: Execution) -> EngineExecution:
     return EngineExecution.from_snapshot(_machine_for(row), row.snapshot, _options(row))
 
 
-def _run_and_save(row: Execution, ex: EngineExecution, wakeup: dict | None = None) -> None:
+def _run_and_save(row: Execution, ex: EngineExecution, wakeup: dict | None = None, *,
+                  hint_parent: bool = True, writes: _Writes | None = None) -> None:
     from designer import tasks
 
     previous_snapshot = row.snapshot
@@ -428,7 +455,10 @@ def _run_and_save(row: Execution, ex: EngineExecution, wakeup: dict | None = Non
         # Child rows before the Map Run row, the order a finishing child locks them in (no deadlock).
         _withdraw_children(row, ex.cancelled)
     map_runs = _track_map_runs(row, ex, fanouts_before) if tracks_map_runs else {}
-    _append_history(row, ex)
+    if writes is None:
+        _insert_history(_history_rows(row, ex))
+    else:
+        writes.history += _history_rows(row, ex)
     if ex.cancelled:
         TaskAttempt.objects.open().filter(execution=row, frame__in=ex.cancelled).update(
             status=AttemptStatus.ABANDONED, finished_at=_wall())
@@ -438,16 +468,18 @@ def _run_and_save(row: Execution, ex: EngineExecution, wakeup: dict | None = Non
         changes.update(status=ex.status, stop_date=_datetime(now()), error=ex.error, cause=ex.cause,
                        output=json_text(ex.output) if ex.status == ExecutionStatus.SUCCEEDED else None,
                        last_running_snapshot={"snapshot": previous_snapshot, "wakeup": wakeup or {}})
-    current = Execution.objects.filter(pk=row.pk, version=row.version)
-    updated = current.update(version=row.version + 1, **changes)
-    if updated != 1:
-        raise _Stale()
+    if writes is None:
+        current = Execution.objects.filter(pk=row.pk, version=row.version)
+        if current.update(version=row.version + 1, **changes) != 1:
+            raise _Stale()
+    else:
+        writes.swaps.append((row, row.version, tuple(changes)))
     row.version += 1
     for field, value in changes.items():
         setattr(row, field, value)
     if ex.status is not RUNNING:
-        if row.map_run_id is not None:  # a Map Run's child: its parent takes the outcome
-            _hint_delivery(row)
+        if row.map_run_id is not None and hint_parent:  # a Map Run's child: its parent takes the outcome
+            _hint_delivery(row.map_run_id, row.parent_id)
         return
     children = [suspension for suspension in new if suspension.kind == "child"]
     if children:
@@ -478,28 +510,31 @@ def _history_limit_reached(ex: EngineExecution) -> None:
         "Split the work across executions (a Distributed Map, or a new execution that continues it)."))
 
 
-def _append_history(row: Execution, ex: EngineExecution) -> None:
-    """Insert the step's new events with multi-row INSERTs: the ORM's bulk_create costs ~100 µs an
-    event, which would be most of a pure step's time, and one statement a row is a round trip each
-    on PostgreSQL."""
-    events = ex.events
-    if not events:
+def _history_rows(row: Execution, ex: EngineExecution) -> list[tuple]:
+    """The step's new events as rows of the history table (and the engine forgets them)."""
+    adapt = connections[HistoryEvent.objects.db].ops.adapt_datetimefield_value
+    rows = [(row.pk, event["id"], event["type"], adapt(_datetime(event["timestamp"])),
+             event["previousEventId"], _details_json(event.get(details_key(event["type"]))))
+            for event in ex.events]
+    ex.events.clear()
+    return rows
+
+
+def _insert_history(rows: list[tuple]) -> None:
+    """Insert history rows with multi-row INSERTs: the ORM's bulk_create costs ~100 µs an event, which
+    would be most of a pure step's time, and one statement a row is a round trip each on PostgreSQL."""
+    if not rows:
         return
     connection = connections[HistoryEvent.objects.db]
-    adapt = connection.ops.adapt_datetimefield_value
     json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
     table = connection.ops.quote_name(HistoryEvent._meta.db_table)
     insert = f"INSERT INTO {table} (execution_id, seq, type, timestamp, previous_event_id, details) VALUES "
     placeholder = f"(%s, %s, %s, %s, %s, %s{json_cast})"
     with connection.cursor() as cursor:
-        for start in range(0, len(events), HISTORY_ROWS_PER_INSERT):
-            chunk = events[start:start + HISTORY_ROWS_PER_INSERT]
-            params = []
-            for event in chunk:
-                params += (row.pk, event["id"], event["type"], adapt(_datetime(event["timestamp"])),
-                           event["previousEventId"], _details_json(event.get(details_key(event["type"]))))
+        for start in range(0, len(rows), HISTORY_ROWS_PER_INSERT):
+            chunk = rows[start:start + HISTORY_ROWS_PER_INSERT]
+            params = [value for history_row in chunk for value in history_row]
             cursor.execute(insert + ", ".join([placeholder] * len(chunk)), params)
-    events.clear()
 
 
 def _details_json(details: dict | None) -> str:
@@ -612,7 +647,8 @@ def _start_children(row: Execution, ex: EngineExecution, suspensions: list, map_
         for child in children:
             child.pk = ids[child.arn]
     _enqueue_many(tasks.run_express, [(child.pk,) for child in children if child.type == MachineType.EXPRESS])
-    _enqueue_many(tasks.advance, [(child.pk, 0) for child in children if child.type != MachineType.EXPRESS])
+    standard = [child.pk for child in children if child.type != MachineType.EXPRESS]
+    _enqueue_many(tasks.start_children, [(chunk,) for chunk in _child_batches(standard)])
     if len(children) >= ANALYZE_AFTER_ROWS:
         transaction.on_commit(_refresh_planner_statistics)
 
@@ -656,7 +692,7 @@ def _enqueue_many(task, arguments: list[tuple]) -> None:
         for args in arguments], batch_size=500)
 
 
-def _hint_delivery(child: Execution) -> None:
+def _hint_delivery(map_run_id: int, parent_id: int) -> None:
     """Queue one hint for the parent to take its finished children, unless one is queued already.
 
     The Map Run's `delivery_queued` flag says one is. `deliver_children` clears it (an UPDATE, which
@@ -667,15 +703,15 @@ def _hint_delivery(child: Execution) -> None:
     the Map's whole bookkeeping)."""
     from designer import tasks
 
-    map_run = MapRun.objects.filter(pk=child.map_run_id)
+    map_run = MapRun.objects.filter(pk=map_run_id)
     if map_run.values_list("delivery_queued", flat=True).first():
-        if not _flag_still_set(child.map_run_id):  # just cleared: one more hint, and no lock upgrade
-            tasks.deliver_children.enqueue(child.parent_id)
+        if not _flag_still_set(map_run_id):  # just cleared: one more hint, and no lock upgrade
+            tasks.deliver_children.enqueue(parent_id)
         return
     if map_run.select_for_update().values_list("delivery_queued", flat=True).first():
         return  # another child queued it meanwhile; our lock keeps its reading after our commit
     map_run.update(delivery_queued=True)
-    tasks.deliver_children.enqueue(child.parent_id)
+    tasks.deliver_children.enqueue(parent_id)
 
 
 def _flag_still_set(map_run_id: int) -> bool:
@@ -729,6 +765,133 @@ def abort_child(execution_id: int) -> Execution | None:
         ex.stop(None, None)
 
     return _step(execution_id, apply, {"kind": "stop"})
+
+
+# A parent step may start thousands of Standard children at once. Each child's first step is short
+# (it runs to its first Task or Wait, or to its end), so one queued task per child would spend more on
+# the queue (claim, finish) than on the child: they are queued CHILDREN_PER_TASK to a task, in at
+# least CHILD_TASKS_WANTED tasks where there are enough children, so that every worker gets some.
+CHILDREN_PER_TASK = 50
+CHILD_TASKS_WANTED = 32
+
+
+def _child_batches(execution_ids: list[int]) -> list[list[int]]:
+    size = max(1, min(CHILDREN_PER_TASK, len(execution_ids) // CHILD_TASKS_WANTED))
+    return [execution_ids[i:i + size] for i in range(0, len(execution_ids), size)]
+
+
+def start_children(execution_ids: list[int]) -> None:
+    """The first steps of child executions a parent step created, in one transaction: one SELECT
+    locks them, their history goes in one INSERT and their compare-and-swaps in one UPDATE (per set
+    of fields), and the parent is hinted once, after the commit, for all that finished. Each child's
+    step is still all or nothing, and a child that has moved on is left alone (a task run again after
+    its worker died, put back by the sweep, hints again for the finished ones not yet taken).
+
+    Children locked by someone else (a StopExecution, say), and all of them if the batch fails, go
+    one by one through `_step` afterwards, so that one child's failure does not keep the others from
+    starting; the task then fails with the first error."""
+    shared: dict = {}
+    try:
+        started = _start_together(execution_ids, shared)
+    except Exception:
+        log.exception("starting children %s together failed; starting them one by one", execution_ids[:3])
+        started = set()
+    first_error = None
+    for execution_id in execution_ids:
+        if execution_id in started:
+            continue
+        try:
+            _step(execution_id, _first_step, shared=shared, hint_parent=False)
+        except Exception as error:  # reported below, once the other children have started
+            log.exception("execution %s: its first step failed", execution_id)
+            first_error = first_error or error
+    finished = (Execution.objects.filter(pk__in=execution_ids, reported=False, map_run__isnull=False)
+                .exclude(status=ExecutionStatus.RUNNING).order_by())
+    for map_run_id, parent_id in set(finished.values_list("map_run_id", "parent_id")):
+        with transaction.atomic():
+            _hint_delivery(map_run_id, parent_id)
+    if first_error is not None:
+        raise first_error
+
+
+def _start_together(execution_ids: list[int], shared: dict) -> set[int]:
+    """Run the first step of every child not yet started and not locked by another transaction, all
+    in one transaction; returns the ids it locked (the others are for `_step`)."""
+    writes = _Writes()
+    with transaction.atomic():
+        rows = list(Execution.objects.select_for_update(skip_locked=True, of=("self",))
+                    .filter(pk__in=execution_ids, type=MachineType.STANDARD).order_by("pk"))
+        for row in rows:
+            if row.status != ExecutionStatus.RUNNING or row.version != 0:
+                continue  # ended (stopped, say) or started already
+            _attach_related(row, shared)
+            ex = _load(row)
+            _first_step(ex, row)
+            _run_and_save(row, ex, hint_parent=False, writes=writes)
+        writes.save()
+    return {row.pk for row in rows}
+
+
+class _Writes:
+    """The writes of steps that share one transaction, held to its end: every step's history rows go
+    in one multi-row INSERT, and their compare-and-swaps in one UPDATE per set of changed fields (a
+    mismatch, which the row locks rule out, rolls all of them back)."""
+
+    def __init__(self):
+        self.history: list[tuple] = []
+        self.swaps: list[tuple[Execution, int, tuple[str, ...]]] = []
+
+    def save(self) -> None:
+        _insert_history(self.history)
+        groups: dict[tuple[str, ...], list[tuple[Execution, int]]] = {}
+        for row, old_version, fields in self.swaps:
+            groups.setdefault(fields, []).append((row, old_version))
+        for fields, rows in groups.items():
+            if _swap_versions(rows, ("version", *fields)) != len(rows):
+                raise _Stale()
+
+
+def _swap_versions(rows: list[tuple[Execution, int]], fields: tuple[str, ...]) -> int:
+    """Write `fields` of many execution rows in one UPDATE, each only if its version is still the one
+    given (a compare-and-swap a row); returns how many were written. The ORM's bulk_update builds a
+    CASE per row and field, which costs more than the steps it saves."""
+    connection = connections[Execution.objects.db]
+    quote = connection.ops.quote_name
+    model_fields = [Execution._meta.get_field(name) for name in fields]
+    if connection.vendor == "postgresql":  # VALUES columns are text or NULL: say what they are
+        casts = [f"::{field.db_type(connection)}" for field in model_fields]
+    else:
+        casts = [""] * len(model_fields)
+    table = quote(Execution._meta.db_table)
+    # VALUES names its columns column1, column2 … in both databases (SQLite cannot rename them, and
+    # Python's sqlite3 counts no rows for an UPDATE that starts with WITH).
+    placeholder = "(" + ", ".join(["%s"] * (2 + len(model_fields))) + ")"
+    assignments = ", ".join(f"{quote(field.column)} = swap.column{number}{cast}"
+                            for number, (field, cast) in enumerate(zip(model_fields, casts, strict=True), 3))
+    where = f"{table}.{quote('id')} = swap.column1 AND {table}.{quote('version')} = swap.column2"
+    total = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), SWAPS_PER_UPDATE):
+            chunk = rows[start:start + SWAPS_PER_UPDATE]
+            params = []
+            for row, old_version in chunk:
+                params += (row.pk, old_version)
+                params += (field.get_db_prep_save(getattr(row, field.attname), connection)
+                           for field in model_fields)
+            values = ", ".join([placeholder] * len(chunk))
+            cursor.execute(f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS swap WHERE {where}",
+                           params)
+            total += cursor.rowcount
+    return total
+
+
+SWAPS_PER_UPDATE = 200  # 2,200 parameters at most, like HISTORY_ROWS_PER_INSERT
+
+
+def _first_step(ex: EngineExecution, row: Execution) -> bool | None:
+    if row.version != 0:  # started already
+        return False
+    return bool(ex.runnable) or None
 
 
 def deliver_children(parent_id: int) -> Execution | None:
@@ -1311,7 +1474,7 @@ def run_express(execution_id: int) -> None:
             version=claimed + 1, status=row.status, output=row.output, error=row.error, cause=row.cause,
             stop_date=row.stop_date, lease_expires_at=None)
         if updated and row.map_run_id is not None:  # a Map Run's child: its parent takes the outcome
-            _hint_delivery(row)
+            _hint_delivery(row.map_run_id, row.parent_id)
 
 
 def _renew_express_lease(execution_id: int, version: int, stop: threading.Event) -> None:

@@ -60,6 +60,12 @@ def sweep() -> None:
 
 
 @task
+def start_children(execution_ids: list[int]) -> None:
+    """Start child executions of a Map Run: their first steps, one after another."""
+    runtime.start_children(execution_ids)
+
+
+@task
 def deliver_children(execution_id: int) -> None:
     """Children of this execution's Map Runs finished: hand their outcomes to it."""
     runtime.deliver_children(execution_id)

@@ -206,6 +206,12 @@ class Execution:
         root.last_event_id = self.event_count  # the first state follows ExecutionStarted
         self.runnable.append(root)
 
+    def _ensure_started(self) -> None:
+        """An execution ended before its first step (a Map Run's child stopped while it waited to
+        start) still begins with ExecutionStarted, as every AWS history does."""
+        if not self.started:
+            self.start()
+
     def run(self, max_transitions: int | None = None) -> list[Suspension]:
         """Run every runnable frame until all are parked or finished (or the budget is spent).
 
@@ -504,11 +510,13 @@ class Execution:
     def stop(self, error: str | None = None, cause: str | None = None) -> None:
         """StopExecution: the execution ends ABORTED; outstanding work is withdrawn."""
         if self.status is RUNNING:
+            self._ensure_started()
             self.finish(ABORTED, error=error, cause=cause)
 
     def time_out(self) -> None:
         """The state machine's own TimeoutSeconds has passed."""
         if self.status is RUNNING:
+            self._ensure_started()
             self.finish(TIMED_OUT, error="States.Timeout",
                         cause="The execution has exceeded its timeout.")
 

@@ -156,8 +156,9 @@ class Deployment:
         if self._drop is not None:
             self._drop()
 
-    def logs(self) -> str:
-        return "\n".join(f"--- {w.log.name}\n{w.log.read_text()[-3000:]}" for w in self.workers)
+    def logs(self, tail: int | None = 3000) -> str:
+        start = -tail if tail else 0
+        return "\n".join(f"--- {w.log.name}\n{w.log.read_text()[start:]}" for w in self.workers)
 
     # -- looking at the database --------------------------------------------------------------------
     def sql(self, query: str, params: tuple = ()) -> list[tuple]:

@@ -55,6 +55,7 @@ def run_on_workers(deployment, definition, items, workers=2, name="parent", time
         deployment.start_worker()
     deployment.wait_until("SELECT count(*) FROM designer_execution WHERE status = 'RUNNING'", 0,
                           timeout=timeout)
+    assert "one by one" not in deployment.logs(tail=None)  # the children's first steps ran in batches
     return deployment.sql("SELECT status, output, error FROM designer_execution WHERE name = ?", (name,))[0]
 
 

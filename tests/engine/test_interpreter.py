@@ -234,6 +234,16 @@ def test_stop_after_the_end_changes_nothing():
     assert execution.status == "SUCCEEDED" and len(execution.events) == count
 
 
+@pytest.mark.parametrize("end, last", [("stop", "ExecutionAborted"), ("time_out", "ExecutionTimedOut")])
+def test_an_execution_ended_before_its_first_step_still_begins_with_execution_started(end, last):
+    # A Map Run's child can be stopped while it waits for its first step: AWS shows it started.
+    execution, _ = start({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    getattr(execution, end)()
+    execution.run()
+    assert types(execution.events) == ["ExecutionStarted", last]
+    assert [event["id"] for event in execution.events] == [1, 2]
+
+
 def test_time_out_ends_a_running_execution_timed_out():
     execution, _ = start({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 100, "End": True}}})
     (suspension,) = execution.run()
