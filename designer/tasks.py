@@ -9,6 +9,12 @@ from django.tasks import task
 
 from designer import runtime
 
+# How long an idle `db_worker` waits before it looks at the queue again (`--interval`; its default is
+# 1 s). A worker that has just run a task looks again at once, so this is only the delay before an
+# idle worker notices new work. At 0.01 s each idle worker polled 100 times a second, and while a long
+# step kept the others idle (a parent starting 10,000 children, say) that polling took CPU from it.
+WORKER_POLL_SECONDS = 0.1
+
 
 @task
 def advance(execution_id: int, expected_version: int) -> None:

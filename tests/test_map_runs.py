@@ -250,3 +250,27 @@ def test_a_map_run_of_thousands_of_children_leaves_postgres_planning_claims_from
         assert "Index Scan using tasks_db_new_ordering_idx" in plan, plan
     finally:
         deployment.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not postgres_available(), reason="no PostgreSQL at 127.0.0.1:5432")
+def test_children_history_written_by_copy_on_postgres_reads_back_as_the_engine_wrote_it(tmp_path):
+    # A batch of children writes its history with COPY: tabs, newlines, backslashes, quotes and
+    # non-ASCII text in the details must come back exactly.
+    deployment = Deployment.postgres(tmp_path)
+    try:
+        awkward = ["tab\there", "line\nbreak", "back\\slash", 'quote"d', "naïve ✓", "\\N", ""]
+        items = {"items": [{"id": i, "text": text} for i, text in enumerate(awkward)]}
+        processor = {"Echo": {"Type": "Pass", "End": True}}
+        definition = distributed(max_concurrency=0, processor_states=processor)
+        definition["States"]["Fan"]["ItemProcessor"]["StartAt"] = "Echo"
+        status, output, error = run_on_workers(deployment, definition, items, workers=1)
+        assert (status, error) == ("SUCCEEDED", None), deployment.logs()
+        assert json.loads(output) == items["items"]
+        inputs = deployment.sql(
+            "SELECT e.details FROM designer_historyevent e JOIN designer_execution c "
+            "ON c.id = e.execution_id WHERE c.parent_id IS NOT NULL AND e.type = 'ExecutionStarted' "
+            "ORDER BY c.id")
+        assert [details["input"] for (details,) in inputs] == items["items"]
+    finally:
+        deployment.close()

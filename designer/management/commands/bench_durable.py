@@ -118,13 +118,15 @@ def _measure(workflow: str, workers: int, executions: int) -> dict:
 
     from designer import runtime
     from designer.models import Execution
+    from designer.tasks import WORKER_POLL_SECONDS
 
     definition, execution_input = _load(workflow)
     executions = executions or {"pass_chain": 20, "parallel_fanout": 20, "map_10k": 2}.get(workflow, 10)
     machine = runtime.create_state_machine(f"bench-{workflow}", json.dumps(definition))
     processes = [
         subprocess.Popen([sys.executable, str(settings.BASE_DIR / "manage.py"), "db_worker", "--no-reload",
-                          "--no-startup-delay", "--interval", "0.01", "--worker-id", f"bench-{i}"],
+                          "--no-startup-delay", "--interval", str(WORKER_POLL_SECONDS), "--worker-id",
+                          f"bench-{i}"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for i in range(workers)
     ]

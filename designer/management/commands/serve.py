@@ -14,6 +14,8 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from designer.tasks import WORKER_POLL_SECONDS
+
 ASGI_APP = "designer.asgi:application"
 STOP_TIMEOUT = 15  # seconds a child gets to finish its current work after SIGTERM
 
@@ -33,7 +35,8 @@ class Command(BaseCommand):
         }
         if not no_worker:
             manage = str(settings.BASE_DIR / "manage.py")
-            commands["worker"] = [sys.executable, manage, "db_worker", "--no-startup-delay"]
+            commands["worker"] = [sys.executable, manage, "db_worker", "--no-startup-delay",
+                                  "--interval", str(WORKER_POLL_SECONDS)]
 
         stop_requested = []
 
