@@ -865,34 +865,51 @@ def _swap_versions(rows: list[tuple[Execution, int]], fields: tuple[str, ...]) -
     connection = connections[Execution.objects.db]
     quote = connection.ops.quote_name
     model_fields = [Execution._meta.get_field(name) for name in fields]
-    if connection.vendor == "postgresql":  # VALUES columns are text or NULL: say what they are
-        casts = [f"::{field.db_type(connection)}" for field in model_fields]
-    else:
-        casts = [""] * len(model_fields)
     table = quote(Execution._meta.db_table)
-    # VALUES names its columns column1, column2 … in both databases (SQLite cannot rename them, and
-    # Python's sqlite3 counts no rows for an UPDATE that starts with WITH).
-    placeholder = "(" + ", ".join(["%s"] * (2 + len(model_fields))) + ")"
-    assignments = ", ".join(f"{quote(field.column)} = swap.column{number}{cast}"
-                            for number, (field, cast) in enumerate(zip(model_fields, casts, strict=True), 3))
+    # The new values come as a table `swap` whose columns are column1 (id), column2 (the version read)
+    # and then one per field.
+    assignments = ", ".join(f"{quote(field.column)} = swap.column{number}"
+                            for number, field in enumerate(model_fields, 3))
     where = f"{table}.{quote('id')} = swap.column1 AND {table}.{quote('version')} = swap.column2"
     total = 0
     with connection.cursor() as cursor:
         for start in range(0, len(rows), SWAPS_PER_UPDATE):
             chunk = rows[start:start + SWAPS_PER_UPDATE]
-            params = []
-            for row, old_version in chunk:
-                params += (row.pk, old_version)
-                params += (field.get_db_prep_save(getattr(row, field.attname), connection)
-                           for field in model_fields)
-            values = ", ".join([placeholder] * len(chunk))
-            cursor.execute(f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS swap WHERE {where}",
-                           params)
+            if connection.vendor == "postgresql":
+                # All the rows as one JSON parameter: a statement with more than 50 parameters is
+                # parsed again by psycopg on every call, and arrays of text are quoted in Python —
+                # either cost more than the UPDATE.
+                types = ["bigint", "integer", *(field.db_type(connection) for field in model_fields)]
+                record = ", ".join(f"column{number} {db_type}" for number, db_type in enumerate(types, 1))
+                document = _swap_document(chunk, model_fields)
+                cursor.execute(f"UPDATE {table} SET {assignments} FROM jsonb_to_recordset(%s::jsonb) "
+                               f"AS swap({record}) WHERE {where}", [document])
+            else:  # SQLite names a VALUES table's columns column1, column2 … (and cannot rename them)
+                placeholder = "(" + ", ".join(["%s"] * (2 + len(model_fields))) + ")"
+                values = ", ".join([placeholder] * len(chunk))
+                params = []
+                for row, old_version in chunk:
+                    params += (row.pk, old_version)
+                    params += (field.get_db_prep_save(getattr(row, field.attname), connection)
+                               for field in model_fields)
+                cursor.execute(f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS swap "
+                               f"WHERE {where}", params)
             total += cursor.rowcount
     return total
 
 
-SWAPS_PER_UPDATE = 200  # 2,200 parameters at most, like HISTORY_ROWS_PER_INSERT
+SWAPS_PER_UPDATE = 200  # 2,200 parameters at most on SQLite, like HISTORY_ROWS_PER_INSERT
+
+
+def _swap_document(chunk: list[tuple[Execution, int]], model_fields: list) -> str:
+    """The rows of a swap as jsonb_to_recordset reads them: a JSON field's value as it is, a date as
+    ISO 8601 text, NULL as null."""
+    records = []
+    for row, old_version in chunk:
+        values = (row.pk, old_version, *(getattr(row, field.attname) for field in model_fields))
+        records.append({f"column{number}": value.isoformat() if isinstance(value, datetime) else value
+                        for number, value in enumerate(values, 1)})
+    return json.dumps(records, ensure_ascii=False, separators=(",", ":"))
 
 
 def _first_step(ex: EngineExecution, row: Execution) -> bool | None:

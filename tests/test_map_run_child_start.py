@@ -13,6 +13,7 @@ from django_tasks_db.models import DBTaskResult
 import engine
 from designer import functions, runtime
 from designer.models import Execution, ExecutionStatus, HistoryEvent, MapRun, TaskAttempt
+from tests.durable import Deployment, postgres_available
 from tests.test_runtime import drain, make_due
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -193,3 +194,33 @@ def test_many_rows_swap_only_where_the_version_is_still_the_one_read():
     assert swapped == 2
     stored = {row.pk: (row.version, row.snapshot) for row in children(parent)}
     assert stored == {one.pk: (1, {"marker": one.pk}), two.pk: (0, None), three.pk: (1, {"marker": three.pk})}
+
+
+SWAP_ON_POSTGRES = """
+import json
+from designer import runtime
+from designer.models import Execution
+m = runtime.create_state_machine('swapped', json.dumps(DEFINITION))
+parent = runtime.start_execution(m, json.dumps({"items": [0, 1, 2]}), name='parent')
+runtime.advance(parent.pk)
+one, two, three = Execution.objects.filter(parent=parent).order_by('pk')
+for row in (one, two, three):
+    row.snapshot, row.version, row.output = {"marker": row.pk, "text": 'q"\\\\t{x}\\té'}, 1, None
+swapped = runtime._swap_versions([(one, 0), (two, 5), (three, 0)], ("version", "snapshot", "output"))
+rows = Execution.objects.filter(parent=parent).order_by('pk')
+result = [swapped, [[row.pk == one.pk or row.pk == three.pk, row.version, row.snapshot] for row in rows]]
+"""
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not postgres_available(), reason="no PostgreSQL at 127.0.0.1:5432")
+def test_many_rows_swap_only_where_the_version_is_still_the_one_read_on_postgres(tmp_path):
+    deployment = Deployment.postgres(tmp_path)
+    try:
+        swapped, rows = deployment.django(f"DEFINITION = {DEFINITION!r}\n" + SWAP_ON_POSTGRES)
+    finally:
+        deployment.close()
+    assert swapped == 2
+    text = 'q"\\t{x}\té'
+    assert [(version, snapshot and snapshot["text"]) for _, version, snapshot in rows] == [
+        (1, text), (0, None), (1, text)]

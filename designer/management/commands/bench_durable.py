@@ -2,6 +2,7 @@
 
     manage.py bench_durable                      # SQLite, 1 worker; PostgreSQL with 1, 2, 4 if it runs
     manage.py bench_durable --workflows pass_chain --executions 20
+    manage.py bench_durable --workflows map_10k --no-sqlite --postgres-workers 2,4 --repeat 5
 
 Every measurement gets a fresh database (a SQLite file in a temporary folder, or a new PostgreSQL
 database that is dropped afterwards), never yours. The clock runs from the first task a worker starts
@@ -46,25 +47,39 @@ class Command(BaseCommand):
                             help="per measurement (default: by workflow)")
         parser.add_argument("--postgres-workers", default="1,2,4")
         parser.add_argument("--no-postgres", action="store_true")
+        parser.add_argument("--no-sqlite", action="store_true")
+        parser.add_argument("--repeat", type=int, default=1,
+                            help="run every measurement this many times, one round after another, and "
+                                 "report the median (with the fastest and slowest run)")
         parser.add_argument("--measure", help=argparse_hidden())
         parser.add_argument("--workers", type=int, default=1, help=argparse_hidden())
 
-    def handle(self, *args, workflows, executions, postgres_workers, no_postgres, measure, workers,
-               **options):
+    def handle(self, *args, workflows, executions, postgres_workers, no_postgres, no_sqlite, repeat,
+               measure, workers, **options):
         if measure:
             print(json.dumps(_measure(measure, workers, executions)))
             return
-        targets = [("sqlite", 1)]
+        targets = [] if no_sqlite else [("sqlite", 1)]
         if not no_postgres and _postgres_available():
             targets += [("postgresql", int(n)) for n in postgres_workers.split(",")]
+        spread = f" {'runs (s)':>18}" if repeat > 1 else ""
         self.stdout.write(f"{'workflow':<16} {'database':<11} {'workers':>7} {'executions':>10} "
-                          f"{'transitions':>11} {'seconds':>8} {'transitions/s':>14}")
+                          f"{'transitions':>11} {'seconds':>8} {'transitions/s':>14}{spread}")
         for name in workflows.split(","):
-            for database, count in targets:
-                result = _in_fresh_database(database, name, count, executions)
+            # Round after round, so that a slow spell of the machine falls on every target alike.
+            runs = {target: [] for target in targets}
+            for _ in range(repeat):
+                for database, count in targets:
+                    runs[database, count].append(_in_fresh_database(database, name, count, executions))
+            for (database, count), results in runs.items():
+                results.sort(key=lambda result: result["seconds"])
+                result = results[len(results) // 2]  # the median (the slower middle one of an even count)
+                fastest, slowest = results[0]["seconds"], results[-1]["seconds"]
+                spread = f" {fastest:>8.2f}–{slowest:<8.2f}" if repeat > 1 else ""
                 self.stdout.write(
                     f"{name:<16} {database:<11} {count:>7} {result['executions']:>10} "
-                    f"{result['transitions']:>11} {result['seconds']:>8.2f} {result['per_second']:>14,.0f}")
+                    f"{result['transitions']:>11} {result['seconds']:>8.2f} {result['per_second']:>14,.0f}"
+                    f"{spread}")
 
 
 def argparse_hidden():
