@@ -552,7 +552,9 @@ def _details_json(details: dict | None) -> str:
 # The parent's engine keeps the Map's bookkeeping (MaxConcurrency, tolerated failures, results in item
 # order) and parks each iteration as a "child" suspension; the runtime turns each into an execution
 # row of its own (with its own history), and hands its outcome back to the parent in a parent step.
-CHILD_DELIVERIES_PER_STEP = 1000
+CHILD_DELIVERIES_PER_STEP = 10_000
+DELIVERY_BYTES_PER_STEP = 16 * 1024 * 1024  # of children's outputs, errors and causes held at once
+DELIVERY_PAGE = 1000
 
 
 def _has_distributed_map(ex: EngineExecution) -> bool:
@@ -931,16 +933,11 @@ def deliver_children(parent_id: int) -> Execution | None:
     more = []
 
     def apply(ex, row):
-        finished = list(Execution.objects.filter(parent=row, reported=False)
-                        .exclude(status=ExecutionStatus.RUNNING)
-                        .only("pk", "status", "output", "error", "cause", "parent_frame")
-                        .order_by("pk")[:CHILD_DELIVERIES_PER_STEP + 1])
-        if len(finished) > CHILD_DELIVERIES_PER_STEP:
-            finished = finished[:CHILD_DELIVERIES_PER_STEP]
+        finished, full = _take_finished_children(row)
+        if full:  # the rest in the next step
             more.append(True)
         if not finished:
             return False
-        Execution.objects.filter(pk__in=[child.pk for child in finished]).update(reported=True)
         delivered = False
         for child in finished:
             suspension = ex.pending.get(child.parent_frame)
@@ -958,6 +955,29 @@ def deliver_children(parent_id: int) -> Execution | None:
     if more:
         tasks.deliver_children.enqueue(parent_id)
     return result
+
+
+def _take_finished_children(parent: Execution) -> tuple[list[Execution], bool]:
+    """The parent's finished children not yet delivered, marked delivered (`reported`) in the parent's
+    step: page after page, until the step holds CHILD_DELIVERIES_PER_STEP of them or their outcomes
+    DELIVERY_BYTES_PER_STEP (then it is full: True). Each parent step loads and saves the Map's whole
+    bookkeeping, so the more it takes at once the better, as long as what it holds stays bounded."""
+    finished: list[Execution] = []
+    size = 0
+    while len(finished) < CHILD_DELIVERIES_PER_STEP and size < DELIVERY_BYTES_PER_STEP:
+        after = finished[-1].pk if finished else 0
+        page = list(Execution.objects.filter(parent=parent, reported=False, pk__gt=after)
+                    .exclude(status=ExecutionStatus.RUNNING)
+                    .only("pk", "status", "output", "error", "cause", "parent_frame")
+                    .order_by("pk")[:DELIVERY_PAGE])
+        if page:
+            Execution.objects.filter(pk__in=[child.pk for child in page]).update(reported=True)
+            finished += page
+            size += sum(len(child.output or "") + len(child.error or "") + len(child.cause or "")
+                        for child in page)
+        if len(page) < DELIVERY_PAGE:
+            return finished, False
+    return finished, True
 
 
 _CHILD_ERRORS = {ExecutionStatus.ABORTED: "States.Aborted", ExecutionStatus.TIMED_OUT: TIMEOUT,
