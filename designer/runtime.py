@@ -832,11 +832,9 @@ def _start_together(execution_ids: list[int], shared: dict) -> set[int]:
                     .filter(pk__in=execution_ids, type=MachineType.STANDARD).order_by("pk"))
         for row in rows:
             if row.status != ExecutionStatus.RUNNING or row.version != 0:
-                continue  # ended (stopped, say) or started already
+                continue  # ended (stopped, say) or started already: what _first_step checks
             _attach_related(row, shared)
-            ex = _load(row)
-            _first_step(ex, row)
-            _run_and_save(row, ex, hint_parent=False, writes=writes)
+            _run_and_save(row, _load(row), hint_parent=False, writes=writes)
         writes.save()
     return {row.pk for row in rows}
 
@@ -915,9 +913,8 @@ def _swap_document(chunk: list[tuple[Execution, int]], model_fields: list) -> st
 
 
 def _first_step(ex: EngineExecution, row: Execution) -> bool | None:
-    if row.version != 0:  # started already
-        return False
-    return bool(ex.runnable) or None
+    """`_step`'s wake-up for a child's first step: it applies only to a child not started yet."""
+    return False if row.version != 0 else None
 
 
 def deliver_children(parent_id: int) -> Execution | None:
