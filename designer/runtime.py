@@ -73,7 +73,7 @@ log = logging.getLogger(__name__)
 
 # How many state transitions one step may run before it commits and continues in another step.
 BATCH_TRANSITIONS = 1000
-HISTORY_ROWS_PER_INSERT = 500  # 3,000 parameters: well under SQLite's 32,766 and PostgreSQL's 65,535
+HISTORY_ROWS_PER_INSERT = 500  # SQLite: 3,000 parameters, well under its 32,766 (PostgreSQL uses COPY)
 EXPRESS_MAX_SECONDS = 300  # AWS: Express executions run for at most five minutes
 REDRIVE_WINDOW = timedelta(days=14)
 MAX_EXECUTION_SECONDS = 365 * 86400  # AWS: a Standard execution runs for at most one year
