@@ -791,8 +791,9 @@ def _child_batches(execution_ids: list[int]) -> list[list[int]]:
 
 def start_children(execution_ids: list[int]) -> None:
     """The first steps of child executions a parent step created, in one transaction: one SELECT
-    locks them, their history goes in one INSERT and their compare-and-swaps in one UPDATE (per set
-    of fields), and the parent is hinted once, after the commit, for all that finished. Each child's
+    locks them, their history goes in at once (`_insert_history`) and their compare-and-swaps in one
+    UPDATE per set of fields (`_swap_versions`), and the parent is hinted once, after the commit, for
+    all that finished. Each child's
     step is still all or nothing, and a child that has moved on is left alone (a task run again after
     its worker died, put back by the sweep, hints again for the finished ones not yet taken).
 
@@ -841,8 +842,8 @@ def _start_together(execution_ids: list[int], shared: dict) -> set[int]:
 
 class _Writes:
     """The writes of steps that share one transaction, held to its end: every step's history rows go
-    in one multi-row INSERT, and their compare-and-swaps in one UPDATE per set of changed fields (a
-    mismatch, which the row locks rule out, rolls all of them back)."""
+    in together, and their compare-and-swaps in one UPDATE per set of changed fields (a mismatch,
+    which the row locks rule out, rolls all of them back)."""
 
     def __init__(self):
         self.history: list[tuple] = []

@@ -67,7 +67,7 @@ def sweep() -> None:
 
 @task
 def start_children(execution_ids: list[int]) -> None:
-    """Start child executions of a Map Run: their first steps, one after another."""
+    """Start child executions of a Map Run: their first steps, together in one transaction."""
     runtime.start_children(execution_ids)
 
 
