@@ -20,13 +20,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "conformance"
 CORPORA = {"main": SHARED / "cases", "task": SHARED / "task-cases"}
 
 # case id → why it does not pass yet. Only ever remove entries.
-KNOWN_GAPS: dict[str, str] = {
-    # The recorded history lost an event and the corpus repaired it as ParallelStateSucceeded inside a
-    # Parallel that a Catch handled; AWS records ParallelStateFailed there (as in the main corpus's
-    # base_scenarios__test_parallel_state_catch), as the engine does. Every other event matches.
-    "error_output__test_parallel_catch_error__PARALLEL_CATCH_ERROR_OUTPUT":
-        "history repaired by the recorder (see above)",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def _runner():
