@@ -1,9 +1,10 @@
 """JSONPath as ASL uses it: reference paths on the input, `$$` on the context object, `$name` on variables.
 
 A path is compiled once. The common case, a *definite* path made of keys and indexes (`$.a.b[0]`,
-`$['odd key']`), is a tuple of keys walked in Python (a fraction of a microsecond). Anything else —
-wildcards, slices, filters, deep scan — is *indefinite* and goes to jsonpath-ng, parsed once here;
-an indefinite path yields a list of its matches, as Jayway JsonPath (what AWS runs) does.
+`$['odd key']`, `$.detail-type`), is a tuple of keys walked in Python (a fraction of a microsecond); a
+regex reads the canonical spellings and jayway.py every other spelling Jayway JsonPath (what AWS runs)
+accepts. Anything else (wildcards, slices, unions, filters, deep scan, functions) is evaluated by
+jayway.py as Jayway does: an indefinite path yields the list of its matches.
 
 Evaluation takes the current value and an environment `env` with two attributes:
 `env.context` (the `$$` object) and `env.variables` (a mapping of variable name to value).
@@ -16,6 +17,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from engine.jayway import JaywayError, NotFound, compile_jayway
 from engine.limits import string_size
 
 INPUT, CONTEXT, VARIABLE = "input", "context", "variable"
@@ -88,7 +90,10 @@ class Path:
         current = value if self.root is INPUT else self.base(value, env)
         keys = self.keys
         if keys is None:
-            return [match.value for match in self._matcher.find(current)]
+            try:
+                return self._matcher.evaluate(current)
+            except NotFound:
+                raise PathNotFound(self) from None
         if self.keys_only:
             # The hot path: object keys only. Indexing anything but a dict with a string (a list, a
             # string, a number, null) raises TypeError, a dict without the key KeyError.
@@ -114,7 +119,7 @@ class Path:
 
 
 def _parse_steps(rest: str) -> tuple | None:
-    """Keys of a definite path after its root, or None when the path needs jsonpath-ng."""
+    """Keys of a canonically spelled definite path after its root, or None when jayway.py must read it."""
     keys: list[str | int] = []
     pos = 0
     while pos < len(rest):
@@ -133,12 +138,10 @@ def _parse_steps(rest: str) -> tuple | None:
     return tuple(keys)
 
 
-def _jsonpath_ng(text: str):
-    from jsonpath_ng.ext import parse  # imported lazily: jsonpath-ng's parser is slow to build
-
+def _jayway(text: str, rest: str):
     try:
-        return parse(text)  # jsonpath-ng 1.16 reads Jayway's && and || in filters
-    except Exception as exc:  # jsonpath-ng raises several unrelated exception types
+        return compile_jayway(rest)
+    except JaywayError as exc:
         raise InvalidPath(f"Invalid path: {text}") from exc
 
 
@@ -150,9 +153,10 @@ def compile_path(text: str) -> Path:
     cached = _CACHE.get(text)
     if cached is not None:
         return cached
-    if not isinstance(text, str) or not text.startswith("$"):
+    # Jayway trims the text before reading it, so " $.a " is $.a.
+    stripped = text.strip(" \t\r\n") if isinstance(text, str) else ""
+    if not stripped.startswith("$"):
         raise InvalidPath(f"Invalid path: {text!r}")
-    stripped = text.strip()
     if stripped.startswith("$$"):
         root, variable, rest = CONTEXT, None, stripped[2:]
     else:
@@ -164,7 +168,8 @@ def compile_path(text: str) -> Path:
     keys = _parse_steps(rest)
     matcher = None
     if keys is None:
-        matcher = _jsonpath_ng("$" + rest)
+        matcher = _jayway(text, rest)
+        keys = matcher.keys
     path = Path(text, root, variable, keys, matcher)
     _CACHE[text] = path
     return path
