@@ -11,7 +11,9 @@ from tests.durable import Deployment
 from tests.test_workers import LAMBDA, STATUS, create_machine, start
 
 THREE_PASSES = {"StartAt": "A", "States": {
-    "A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "C"}, "C": {"Type": "Pass", "End": True}}}
+    "A": {"Type": "Pass", "Next": "B"},
+    "B": {"Type": "Pass", "Next": "C"},
+    "C": {"Type": "Pass", "End": True}}}
 NAP = {"StartAt": "Nap", "States": {"Nap": {"Type": "Task", "Resource": LAMBDA + "sleepy", "End": True}}}
 
 
@@ -37,7 +39,8 @@ def test_a_short_execution_finishes_in_under_a_second_while_a_10_s_function_runs
     deployment.wait_until(STATUS, "SUCCEEDED", params=("quick",), timeout=5)
     waited = time.monotonic() - began
     assert waited < 1.0, waited
-    took = seconds(*deployment.sql("SELECT start_date, stop_date FROM designer_execution WHERE name='quick'")[0])
+    dates = deployment.sql("SELECT start_date, stop_date FROM designer_execution WHERE name='quick'")
+    took = seconds(*dates[0])
     assert took < 1.0, took
     assert deployment.scalar(STATUS, ("slow",)) == "RUNNING"
     # The slow call reports its result from its thread, as it did from the worker's own.
@@ -67,7 +70,8 @@ def test_killed_worker_with_several_calls_in_flight_each_is_lost_once_and_never_
     doomed.kill()  # ... which dies without a word
     deployment.start_worker()
     deployment.wait_until("SELECT count(*) FROM designer_execution WHERE status='FAILED'", 3, timeout=20)
-    assert deployment.sql("SELECT status, error FROM designer_taskattempt") == [("LOST", "States.TaskFailed")] * 3
+    attempts = deployment.sql("SELECT status, error FROM designer_taskattempt")
+    assert attempts == [("LOST", "States.TaskFailed")] * 3
     assert deployment.sql("SELECT DISTINCT error FROM designer_execution") == [("States.TaskFailed",)]
     time.sleep(1.5)  # longer than a lease: nothing runs any of them again
     assert deployment.call_count() == 3
