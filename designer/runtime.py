@@ -1374,16 +1374,78 @@ def call_function(resource: str, parameters: Any, timeout_seconds: float | None)
 
 
 def run_task_attempt(attempt_id: int) -> None:
-    """What a worker does with a Task attempt: claim it, call the function, report the outcome."""
+    """What a worker does with a Task attempt: claim it, call the function, report the outcome.
+
+    With STEPWISE_TASK_THREADS > 0 (a db_worker's default) the call and its report run on one of that
+    many threads and the worker goes back to the queue at once, so a slow function holds up no other
+    execution. When every thread is busy the worker waits here for one, *before* the claim: the attempt
+    is not lost and its lease and TimeoutSeconds have not started. The claim stays in this thread, so
+    the at-most-once rule is the same as before: claimed once, with a lease, before the call.
+    """
+    threads = settings.STEPWISE_TASK_THREADS
+    if threads <= 0:
+        claimed = _claim_with_parameters(attempt_id)
+        if claimed is not None:
+            _call_and_finish(*claimed)
+        return
+    slots, pool = _task_pool(threads)
+    slots.acquire()
+    try:
+        claimed = _claim_with_parameters(attempt_id)
+        if claimed is None:
+            slots.release()
+            return
+        pool.submit(_call_in_pool_thread, *claimed, slots)
+    except BaseException:
+        slots.release()
+        raise
+
+
+_pool_lock = threading.Lock()
+_pools: dict[int, tuple[threading.BoundedSemaphore, Any]] = {}
+
+
+def _task_pool(threads: int) -> tuple[threading.BoundedSemaphore, Any]:
+    """The semaphore that bounds the calls in flight (a slot is taken before the claim, so the pool's
+    queue stays empty), and the pool that runs them."""
+    # One pool a process, made on first use. Its threads are not daemons: on SIGTERM, db_worker exits
+    # and the interpreter waits for the calls that are running (a function that finishes still reports
+    # its result). Whatever is still running when the process is killed (serve's STOP_TIMEOUT,
+    # systemd's TimeoutStopSec, kill -9) is left to its lease: it fails with States.TaskFailed, once.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _pool_lock:
+        if threads not in _pools:
+            _pools[threads] = (threading.BoundedSemaphore(threads),
+                               ThreadPoolExecutor(threads, thread_name_prefix="task-attempt"))
+        return _pools[threads]
+
+
+def _claim_with_parameters(attempt_id: int) -> tuple[TaskAttempt, Any] | None:
     attempt = claim_attempt(attempt_id, worker_id())
     if attempt is None:
-        return
-    suspension = _load(attempt.execution).pending.get(attempt.frame)
+        return None
+    return attempt, _load(attempt.execution).pending.get(attempt.frame).parameters
+
+
+def _call_in_pool_thread(attempt: TaskAttempt, parameters: Any, slots: threading.BoundedSemaphore) -> None:
+    from django.db import connection
+
+    try:
+        _call_and_finish(attempt, parameters)
+    except Exception:  # the attempt stays RUNNING: its lease runs out and check_attempt fails it
+        log.exception("task attempt %s: reporting its outcome failed", attempt.pk)
+    finally:
+        connection.close()  # this thread's own connection; the worker's stays open for its next task
+        slots.release()
+
+
+def _call_and_finish(attempt: TaskAttempt, parameters: Any) -> None:
     stop = threading.Event()
     renewer = threading.Thread(target=_renew_leases, args=(attempt.pk, stop), daemon=True)
     renewer.start()
     try:
-        status, value, cause = call_function(attempt.resource, suspension.parameters, attempt.timeout_seconds)
+        status, value, cause = call_function(attempt.resource, parameters, attempt.timeout_seconds)
     finally:
         stop.set()
         renewer.join()

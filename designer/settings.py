@@ -25,6 +25,9 @@ STEPWISE_ACCOUNT_ID = env.str("STEPWISE_ACCOUNT_ID", default="123456789012")
 # A worker running a Task attempt renews a lease this often (a third of it); when the lease runs out
 # the attempt is declared lost and fails with States.TaskFailed (it is never re-run).
 STEPWISE_TASK_LEASE_SECONDS = env.float("STEPWISE_TASK_LEASE_SECONDS", default=30.0)
+# How many Task functions one db_worker calls at once, each on its own thread, while it goes on with
+# the queue (0: in the worker's own thread, one after another, holding up everything else).
+STEPWISE_TASK_THREADS = env.int("STEPWISE_TASK_THREADS", default=8)
 # Seconds added to the wall clock for executions (tests fast-forward Waits with it; keep 0 otherwise).
 STEPWISE_CLOCK_OFFSET = env.float("STEPWISE_CLOCK_OFFSET", default=0.0)
 

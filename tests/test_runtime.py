@@ -9,6 +9,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
@@ -46,9 +47,12 @@ def rt_not_json(event, context):
 
 
 def drain(max_rounds: int = 50) -> None:
-    """Run every task that is due now, then check that none of them crashed."""
-    Worker(queue_names=["default"], interval=0, batch=True, backend_name="default", startup_delay=False,
-           max_tasks=None, worker_id="test", excluded_queue_names=[]).run()
+    """Run every task that is due now, then check that none of them crashed. Task functions run in this
+    thread (STEPWISE_TASK_THREADS=0), so that everything is done when drain returns; the worker's pool
+    of calls is proved with real worker processes (test_task_concurrency.py)."""
+    with override_settings(STEPWISE_TASK_THREADS=0):
+        Worker(queue_names=["default"], interval=0, batch=True, backend_name="default", startup_delay=False,
+               max_tasks=None, worker_id="test", excluded_queue_names=[]).run()
     failed = DBTaskResult.objects.filter(status="FAILED")
     assert not failed.exists(), [(t.task_path, t.traceback) for t in failed]
 
