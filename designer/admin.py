@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from designer.login_throttle import AdminLoginForm
 from designer.models import (
     Execution,
     HistoryEvent,
@@ -12,6 +13,7 @@ from designer.models import (
 admin.site.site_header = "Stepwise administration"
 admin.site.site_title = "Stepwise admin"
 admin.site.index_title = "Administration"
+admin.site.login_form = AdminLoginForm  # failed logins count here too (designer/login_throttle.py)
 
 
 class ReadOnlyInline(admin.TabularInline):

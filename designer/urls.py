@@ -6,6 +6,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from designer import api, keys, pages
+from designer.login_throttle import LoginForm
 
 urlpatterns = [
     # GET: the dashboard; POST: the AWS Step Functions API (designer/api.py, SigV4, no cookies).
@@ -28,7 +29,7 @@ urlpatterns = [
     path("executions/<int:pk>/redrive/", pages.redrive_execution, name="execution-redrive"),
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        auth_views.LoginView.as_view(redirect_authenticated_user=True, authentication_form=LoginForm),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
