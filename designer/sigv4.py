@@ -7,8 +7,9 @@ and a date (X-Amz-Date) that must be within five minutes of the server's clock e
 request cannot be changed, but it can be replayed unchanged, any number of times, for as long as its
 date is in that window: up to five minutes after it was signed (ten if the client's clock ran five
 minutes fast). After that it is refused. AWS behaves the same and keeps no record of signatures seen;
-TLS is what keeps requests from being captured, and a replayed StartExecution with the same name and
-input is idempotent, as on AWS.
+TLS is what keeps requests from being captured. (A replayed StartExecution that names its execution
+starts nothing new: the running one is returned, or ExecutionAlreadyExists; one without a name starts
+another execution each time.)
 
 Secrets are stored encrypted (Fernet, key derived from SECRET_KEY with HKDF), not hashed: verifying a
 signature needs the secret itself.
