@@ -3,6 +3,10 @@
 import os
 from pathlib import Path
 
+import pytest
+
+from tests.live import DaphneServer
+
 SCREENSHOTS = Path(os.environ.get("STEPWISE_SCREENSHOTS") or Path(__file__).parent / "screenshots")
 
 STORE_HUGE_EXECUTION = """
@@ -19,6 +23,14 @@ print(execution.pk)
 """
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, migrated_db_file):
+    """A daphne of its own: the session's server is expected to keep an empty dashboard."""
+    server = DaphneServer(tmp_path_factory.mktemp("limits"), template_db=migrated_db_file).start()
+    yield server
+    server.stop()
+
+
 def _screenshot(page, name):
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / name), full_page=False)
@@ -32,11 +44,11 @@ def _log_in(page, server, username, password):
     page.wait_for_load_state()
 
 
-def test_a_huge_execution_page_is_cut_short_with_download_links(daphne_server, page):
-    daphne_server.create_user("dee", "browser-password-3")
-    pk = daphne_server.manage("shell", "--no-imports", "-c", STORE_HUGE_EXECUTION).split()[-1]
-    _log_in(page, daphne_server, "dee", "browser-password-3")
-    response = page.goto(f"{daphne_server.url}/executions/{pk}/")
+def test_a_huge_execution_page_is_cut_short_with_download_links(server, page):
+    server.create_user("dee", "browser-password-3")
+    pk = server.manage("shell", "--no-imports", "-c", STORE_HUGE_EXECUTION).split()[-1]
+    _log_in(page, server, "dee", "browser-password-3")
+    response = page.goto(f"{server.url}/executions/{pk}/")
     assert len(response.body()) < 500_000
     assert page.get_by_text("… truncated, 254 KB in all.").is_visible()
     assert page.locator("script", has_text="alert(1)").count() == 0  # shown as text, never run
@@ -49,12 +61,12 @@ def test_a_huge_execution_page_is_cut_short_with_download_links(daphne_server, p
     assert page.problems == []
 
 
-def test_the_login_page_says_how_long_a_locked_out_user_waits(daphne_server, page):
-    daphne_server.create_user("eve", "browser-password-4")
+def test_the_login_page_says_how_long_a_locked_out_user_waits(server, page):
+    server.create_user("eve", "browser-password-4")
     for _ in range(5):  # STEPWISE_LOGIN_FAILURE_LIMIT's default
-        _log_in(page, daphne_server, "eve", "not-the-password")
+        _log_in(page, server, "eve", "not-the-password")
         assert page.get_by_text("Please enter a correct username and password").is_visible()
-    _log_in(page, daphne_server, "eve", "browser-password-4")
+    _log_in(page, server, "eve", "browser-password-4")
     assert page.url.endswith("/accounts/login/")
     assert page.get_by_role("alert").inner_text() == "Too many failed attempts; try again in 15 minutes."
     _screenshot(page, "login-locked-out.png")
