@@ -1,9 +1,12 @@
+import json
+
 from django import forms
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
 from designer import runtime
+from designer.documents import show
 from designer.login_throttle import AdminLoginForm
 from designer.models import (
     Execution,
@@ -189,8 +192,19 @@ class HistoryEventAdmin(ViewOnly, admin.ModelAdmin):
     search_fields = ["execution__name", "type"]
     list_select_related = ["execution"]
 
+    def get_fields(self, request, obj=None):
+        fields = [field.name for field in self.model._meta.fields if field.name != "details"]
+        return [*fields, "shown_details"]
+
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
+        return self.get_fields(request, obj)
+
+    @admin.display(description="Details")
+    def shown_details(self, obj):
+        # As the execution page shows documents: cut short, lone surrogates as escapes (never a 500).
+        shown = show(json.dumps(obj.details, ensure_ascii=False))
+        return format_html('<pre>{}</pre>{}', shown.text,
+                           f"… truncated, {shown.total_kb} KB in all" if shown.truncated else "")
 
 
 @admin.register(TaskAttempt)

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from designer import runtime
-from designer.models import AccessKey, Execution, StateMachine
+from designer.models import AccessKey, Execution, HistoryEvent, StateMachine
 from tests.test_runtime import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -122,6 +122,10 @@ def test_executions_and_keys_are_shown_but_never_saved_in_the_admin(admin_client
     assert admin_client.post(url, {"status": "RUNNING"}).status_code == 403
     delete = admin_client.post(f"/admin/designer/execution/{execution.pk}/delete/", {"post": "yes"})
     assert delete.status_code == 403
+    event = execution.events.last()
+    HistoryEvent.objects.filter(pk=event.pk).update(details={"s": "\ud800", "big": "z" * 300_000})
+    shown = admin_client.get(f"/admin/designer/historyevent/{event.pk}/change/")
+    assert shown.status_code == 200 and "\\ud800" in shown.content.decode() and len(shown.content) < 200_000
     for model in ("historyevent", "taskattempt", "maprun"):
         assert admin_client.get(f"/admin/designer/{model}/add/").status_code == 403
     key, _secret = AccessKey.issue(django_user_model.objects.get(username="root"))
