@@ -1,5 +1,13 @@
-from django.contrib import admin
+import json
 
+from django import forms
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from designer import runtime
+from designer.documents import show
+from designer.login_throttle import AdminLoginForm
 from designer.models import (
     Execution,
     HistoryEvent,
@@ -12,6 +20,7 @@ from designer.models import (
 admin.site.site_header = "Stepwise administration"
 admin.site.site_title = "Stepwise admin"
 admin.site.index_title = "Administration"
+admin.site.login_form = AdminLoginForm  # failed logins count here too (designer/login_throttle.py)
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -33,11 +42,6 @@ class RevisionInline(ReadOnlyInline):
     fields = readonly_fields = ["number", "created"]
 
 
-class HistoryInline(ReadOnlyInline):
-    model = HistoryEvent
-    fields = readonly_fields = ["seq", "type", "timestamp", "previous_event_id", "details"]
-
-
 class MapRunInline(ReadOnlyInline):
     model = MapRun
     fk_name = "execution"
@@ -52,35 +56,118 @@ class AttemptInline(ReadOnlyInline):
         "state_name", "attempt", "status", "worker", "started_at", "finished_at", "error"]
 
 
+class ViewOnly:
+    """What the runtime alone changes (designer/runtime.py) is shown here, never saved or deleted: a
+    save would write back a row the workers may have moved on since it was read."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class StateMachineForm(forms.ModelForm):
+    """The API's checks, with their messages on the fields they are about."""
+
+    class Meta:
+        model = StateMachine
+        fields = ["name", "type", "definition", "role_arn"]
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        if self.instance.pk is None:
+            try:
+                runtime._check_name(name, "state machine")
+            except runtime.StepwiseError as error:
+                raise forms.ValidationError(error.message) from None
+        return name
+
+    def clean_role_arn(self):
+        role_arn = self.cleaned_data["role_arn"]
+        if not role_arn.startswith("arn:"):
+            raise forms.ValidationError(f"Invalid Arn: '{role_arn}'")
+        return role_arn
+
+    def clean(self):
+        cleaned = super().clean()
+        machine_type = cleaned.get("type", self.instance.type)
+        if "definition" in cleaned and machine_type:
+            try:
+                runtime.check_definition(cleaned["definition"], machine_type)
+            except runtime.StepwiseError as error:
+                self.add_error("definition", error.message)
+        return cleaned
+
+
 @admin.register(StateMachine)
 class StateMachineAdmin(admin.ModelAdmin):
+    """Machines are created, changed and deleted by the runtime, as through the API: a new definition
+    is a new revision (running executions keep theirs); the name and type never change, as on AWS."""
+
+    form = StateMachineForm
     list_display = ["name", "type", "revision", "updated"]
     list_filter = ["type"]
     search_fields = ["name"]
-    readonly_fields = ["revision", "created", "updated"]
     inlines = [RevisionInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["revision", "created", "updated"] if obj is None else ["name", "type", "revision", "created",
+                                                                        "updated"]
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            runtime.update_state_machine(obj, data["definition"], data["role_arn"])
+        else:
+            obj.pk = runtime.create_state_machine(data["name"], data["definition"], data["type"],
+                                                  data["role_arn"]).pk
+        obj.refresh_from_db()
+
+    def get_deleted_objects(self, objs, request):
+        """What goes with the machines, counted rather than listed (a machine may have thousands of
+        executions of thousands of events), and needing no permission to delete: the runtime does it."""
+        machines = list(objs)
+        executions = Execution.objects.filter(machine__in=machines).count()
+        deleted = [f"State machine {machine.name} (with its revisions, executions and history)"
+                   for machine in machines]
+        return deleted, {"state machines": len(machines), "executions": executions}, set(), []
+
+    def delete_model(self, request, obj):
+        runtime.delete_state_machine(obj)
+
+    def delete_queryset(self, request, queryset):
+        for machine in queryset:
+            runtime.delete_state_machine(machine)
 
 
 @admin.register(Execution)
-class ExecutionAdmin(admin.ModelAdmin):
-    """Executions change only through designer/runtime.py, so everything here is read-only."""
+class ExecutionAdmin(ViewOnly, admin.ModelAdmin):
+    """Executions change only through designer/runtime.py (the pages' Stop and Redrive buttons)."""
 
     list_display = ["name", "machine", "type", "status", "start_date", "stop_date", "redrive_count", "parent"]
     list_filter = ["status", "type", ("parent", admin.EmptyFieldListFilter), "machine"]
     search_fields = ["name", "arn", "error"]
     date_hierarchy = "start_date"
     list_select_related = ["machine", "parent"]
-    inlines = [MapRunInline, AttemptInline, HistoryInline]
+    inlines = [MapRunInline, AttemptInline]
 
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
+        return [field.name for field in self.model._meta.fields] + ["history"]
 
-    def has_add_permission(self, request):
-        return False
+    @admin.display(description="History")
+    def history(self, obj):
+        # An execution may have 25,000 events of up to 256 KiB each: linked, not listed here.
+        count = obj.events.count()
+        return format_html('{} events: <a href="{}">its page</a> · <a href="{}">download (JSON)</a>',
+                           count, obj.get_absolute_url(), reverse("execution-history", args=[obj.pk]))
 
 
 @admin.register(MapRun)
-class MapRunAdmin(admin.ModelAdmin):
+class MapRunAdmin(ViewOnly, admin.ModelAdmin):
     """A DISTRIBUTED Map's run; changed only by the runtime (and UpdateMapRun)."""
 
     list_display = ["__str__", "execution", "state_name", "status", "execution_type", "max_concurrency",
@@ -97,26 +184,31 @@ class MapRunAdmin(admin.ModelAdmin):
     def counts(self, obj):
         return ", ".join(f"{key} {value}" for key, value in obj.counts().items() if value)
 
-    def has_add_permission(self, request):
-        return False
-
 
 @admin.register(HistoryEvent)
-class HistoryEventAdmin(admin.ModelAdmin):
+class HistoryEventAdmin(ViewOnly, admin.ModelAdmin):
     list_display = ["execution", "seq", "type", "timestamp"]
     list_filter = ["type"]
     search_fields = ["execution__name", "type"]
     list_select_related = ["execution"]
 
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
+    def get_fields(self, request, obj=None):
+        fields = [field.name for field in self.model._meta.fields if field.name != "details"]
+        return [*fields, "shown_details"]
 
-    def has_add_permission(self, request):
-        return False
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
+
+    @admin.display(description="Details")
+    def shown_details(self, obj):
+        # As the execution page shows documents: cut short, lone surrogates as escapes (never a 500).
+        shown = show(json.dumps(obj.details, ensure_ascii=False))
+        return format_html('<pre>{}</pre>{}', shown.text,
+                           f"… truncated, {shown.total_kb} KB in all" if shown.truncated else "")
 
 
 @admin.register(TaskAttempt)
-class TaskAttemptAdmin(admin.ModelAdmin):
+class TaskAttemptAdmin(ViewOnly, admin.ModelAdmin):
     list_display = [
         "execution", "state_name", "attempt", "status", "worker", "started_at", "lease_expires_at"]
     list_filter = ["status"]
@@ -125,9 +217,6 @@ class TaskAttemptAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
 
 
 # -- the AWS-compatible API ------------------------------------------------------------------------
@@ -151,7 +240,11 @@ class AccessKeyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Revoke the selected access keys")
+    def has_change_permission(self, request, obj=None):
+        # The list may revoke keys; a key's own page only shows it (saving it would change nothing).
+        return obj is None and super().has_change_permission(request)
+
+    @admin.action(description="Revoke the selected access keys", permissions=["change"])
     def revoke(self, request, queryset):
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"{count} access key(s) revoked.")

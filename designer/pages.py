@@ -5,34 +5,32 @@ Every state change goes through runtime; these views only gather what a template
 
 import json
 
+from asgiref.sync import sync_to_async
 from django.contrib import messages
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from designer import runtime
+from designer.documents import attachment, printable, show, show_details
 from designer.examples import EXAMPLE_INPUT, EXAMPLE_NAME, example_definition
-from designer.models import Execution, MachineType, StateMachine
+from designer.models import Execution, HistoryEvent, MachineType, StateMachine
 from engine import iter_problems
 
 MAX_UPLOAD_BYTES = 1024 * 1024  # AWS's definition limit is 1 MiB
 MAP_RUN_CHILDREN_SHOWN = 50  # a Map Run may have 10,000 children: the page links to the first ones
-
-
-def _pretty(text: str | None) -> str | None:
-    """JSON text indented for reading (as is if it is not JSON)."""
-    if text is None:
-        return None
-    try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except ValueError:
-        return text
+# A Standard execution may have 25,000 events: the page shows the first and the last ones (where it
+# failed) and links to the whole history.
+HISTORY_EVENTS_SHOWN = 1000
+ATTEMPTS_SHOWN = 200
 
 
 def machine_detail(request, name):
     machine = get_object_or_404(StateMachine, name=name)
     context = {
         "machine": machine,
-        "definition": _pretty(machine.definition),
+        "definition": show(machine.definition),
         # A Map Run's children are listed on their parent's page, not among the machine's executions.
         "executions": Execution.objects.of_machine(machine).filter(parent=None).recent(50),
         "input": request.session.pop("last_input", None)
@@ -101,17 +99,24 @@ def create_example(request):
 def execution_detail(request, pk):
     execution = get_object_or_404(
         Execution.objects.select_related("machine", "revision", "parent", "map_run"), pk=pk)
-    events = [
-        {"seq": e.seq, "type": e.type, "name": e.name, "timestamp": e.timestamp,
-         "previous": e.previous_event_id, "details": _details_text(e.details)}
-        for e in execution.events.all()
-    ]
+    event_count = execution.events.count()
+    half = HISTORY_EVENTS_SHOWN // 2
+    if event_count <= HISTORY_EVENTS_SHOWN:
+        first, last = list(execution.events.all()), []
+    else:
+        first = list(execution.events.order_by("seq")[:half])
+        last = list(execution.events.order_by("-seq")[:half])[::-1]
     context = {
         "execution": execution,
-        "input": _pretty(execution.input),
-        "output": _pretty(execution.output),
-        "events": events,
-        "attempts": execution.attempts.all(),
+        "input": show(execution.input),
+        "output": show(execution.output),
+        "cause": show(execution.cause),
+        "events": [_event_row(event) for event in first],
+        "later_events": [_event_row(event) for event in last],
+        "event_count": event_count,
+        "events_left_out": event_count - len(first) - len(last),
+        "attempts": execution.attempts.all()[:ATTEMPTS_SHOWN],
+        "attempt_count": execution.attempts.count(),
         "map_runs": [{"run": run, "counts": run.counts(),
                       "children": run.executions.order_by("id")[:MAP_RUN_CHILDREN_SHOWN]}
                      for run in execution.map_runs.order_by("start_date", "id")],
@@ -121,11 +126,65 @@ def execution_detail(request, pk):
     return render(request, "designer/execution.html", context)
 
 
-def _details_text(details):
-    if not details:
-        return ""
-    shown = {key: value for key, value in details.items() if key != "name" and not key.endswith("Details")}
-    return json.dumps(shown, ensure_ascii=False) if shown else ""
+def _event_row(event):
+    return {"seq": event.seq, "type": event.type, "name": event.name and printable(event.name),
+            "timestamp": event.timestamp, "details": show_details(event.details)}
+
+
+# -- whole documents, downloaded (the pages show them cut short) ------------------------------------
+def machine_definition(request, name):
+    machine = get_object_or_404(StateMachine, name=name)
+    return attachment(machine.definition, f"{machine.name}.asl.json")
+
+
+def execution_input(request, pk):
+    execution = get_object_or_404(Execution.objects.only("name", "input"), pk=pk)
+    return attachment(execution.input, f"{execution.name}-input.json")
+
+
+def execution_output(request, pk):
+    execution = get_object_or_404(Execution.objects.only("name", "output"), pk=pk)
+    if execution.output is None:
+        raise Http404("This execution has no output (yet).")
+    return attachment(execution.output, f"{execution.name}-output.json")
+
+
+def execution_event(request, pk, seq):
+    event = get_object_or_404(HistoryEvent.objects.select_related("execution"), execution_id=pk, seq=seq)
+    return attachment(_event_json(event), f"{event.execution.name}-event-{seq}.json")
+
+
+def _event_json(event: HistoryEvent) -> str:
+    return json.dumps(event.to_aws(), default=lambda moment: moment.isoformat())
+
+
+def _events_after(execution_id: int, seq: int, count: int = 200) -> tuple[int, str]:
+    """The next `count` events after `seq` as JSON (joined), and the last one's seq (0: none left)."""
+    events = list(HistoryEvent.objects.filter(execution_id=execution_id, seq__gt=seq).order_by("seq")[:count])
+    return (events[-1].seq if events else 0), ",".join(_event_json(event) for event in events)
+
+
+def execution_history(request, pk):
+    """The whole history as GetExecutionHistory lists it, sent as it is read (25,000 events of up to
+    256 KiB each would not fit in memory at once). An async iterator: daphne would read a sync one
+    to the end before sending anything."""
+    execution = get_object_or_404(Execution.objects.only("name"), pk=pk)
+
+    async def chunks():
+        yield '{"events": ['
+        seq = 0
+        while True:
+            last, batch = await sync_to_async(_events_after)(execution.pk, seq)
+            if not last:
+                break
+            yield ("," if seq else "") + batch
+            seq = last
+        yield "]}"
+
+    return StreamingHttpResponse(
+        chunks(), content_type="application/json; charset=utf-8",
+        headers={"Content-Disposition": content_disposition_header(True, f"{execution.name}-history.json"),
+                 "X-Content-Type-Options": "nosniff"})
 
 
 @require_POST

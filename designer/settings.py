@@ -110,6 +110,21 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Failed logins are counted per username and address in the `login` cache, shared by every process:
+# Redis when REDIS_URL is set, else a table in the database (made by migration 0005).
+# STEPWISE_LOGIN_FAILURE_LIMIT failures lock the pair out for STEPWISE_LOGIN_LOCKOUT_SECONDS.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "login": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+         "KEY_PREFIX": "stepwise"}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "stepwise_cache"}
+    ),
+}
+STEPWISE_LOGIN_FAILURE_LIMIT = env.int("STEPWISE_LOGIN_FAILURE_LIMIT", default=5)
+STEPWISE_LOGIN_LOCKOUT_SECONDS = env.float("STEPWISE_LOGIN_LOCKOUT_SECONDS", default=900.0)
+
 # Background work (wake-ups, timers, Task attempts) as database rows, run by `manage.py db_worker`.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 

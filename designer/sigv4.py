@@ -3,8 +3,13 @@
 The client (boto3, the AWS CLI, any SDK) signs each request with its secret key; the server finds the
 secret by the access key id, signs the same canonical request again and compares the two signatures in
 constant time. The signature covers the method, path, query, the signed headers and a hash of the body,
-and a date that must be within five minutes of the server's clock, so a captured request cannot be
-replayed later or changed.
+and a date (X-Amz-Date) that must be within five minutes of the server's clock either way. A captured
+request cannot be changed, but it can be replayed unchanged, any number of times, for as long as its
+date is in that window: up to five minutes after it was signed (ten if the client's clock ran five
+minutes fast). After that it is refused. AWS behaves the same and keeps no record of signatures seen;
+TLS is what keeps requests from being captured. (A replayed StartExecution that names its execution
+starts nothing new: the running one is returned, or ExecutionAlreadyExists; one without a name starts
+another execution each time.)
 
 Secrets are stored encrypted (Fernet, key derived from SECRET_KEY with HKDF), not hashed: verifying a
 signature needs the secret itself.

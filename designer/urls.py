@@ -6,6 +6,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from designer import api, keys, pages
+from designer.login_throttle import LoginForm
 
 urlpatterns = [
     # GET: the dashboard; POST: the AWS Step Functions API (designer/api.py, SigV4, no cookies).
@@ -17,12 +18,18 @@ urlpatterns = [
     path("create/example/", pages.create_example, name="machine-example"),
     path("machines/<str:name>/", pages.machine_detail, name="machine"),
     path("machines/<str:name>/start/", pages.start_execution, name="machine-start"),
+    path("machines/<str:name>/definition.json", pages.machine_definition, name="machine-definition"),
     path("executions/<int:pk>/", pages.execution_detail, name="execution"),
+    # Whole documents as JSON downloads: the pages show big ones cut short (designer/documents.py).
+    path("executions/<int:pk>/input.json", pages.execution_input, name="execution-input"),
+    path("executions/<int:pk>/output.json", pages.execution_output, name="execution-output"),
+    path("executions/<int:pk>/history.json", pages.execution_history, name="execution-history"),
+    path("executions/<int:pk>/events/<int:seq>.json", pages.execution_event, name="execution-event"),
     path("executions/<int:pk>/stop/", pages.stop_execution, name="execution-stop"),
     path("executions/<int:pk>/redrive/", pages.redrive_execution, name="execution-redrive"),
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        auth_views.LoginView.as_view(redirect_authenticated_user=True, authentication_form=LoginForm),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
