@@ -12,19 +12,20 @@ from django.views.decorators.http import require_POST
 from designer import runtime
 from designer.examples import EXAMPLE_INPUT, EXAMPLE_NAME, example_definition
 from designer.models import Execution, MachineType, StateMachine
-from engine import iter_problems
+from engine import iter_problems, jsontext
 
 MAX_UPLOAD_BYTES = 1024 * 1024  # AWS's definition limit is 1 MiB
 MAP_RUN_CHILDREN_SHOWN = 50  # a Map Run may have 10,000 children: the page links to the first ones
 
 
 def _pretty(text: str | None) -> str | None:
-    """JSON text indented for reading (as is if it is not JSON)."""
+    """JSON text indented for reading; as it is if the strict reader refuses it (a row saved before it
+    existed may hold a lone surrogate escape or be nested too deeply to indent: shown, never a 500)."""
     if text is None:
         return None
     try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except ValueError:
+        return json.dumps(jsontext.loads(text), indent=2, ensure_ascii=False)
+    except jsontext.JsonTextError:
         return text
 
 
