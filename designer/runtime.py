@@ -568,7 +568,9 @@ def _insert_history(rows: list[tuple]) -> None:
     columns = "(execution_id, seq, type, timestamp, previous_event_id, details)"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.copy(f"COPY {table} {columns} FROM STDIN") as copy:
+            # Django wraps execute()'s errors, not COPY's: a row the database refuses is a DataError
+            # (the step cannot be saved) rather than psycopg's own class.
+            with connection.wrap_database_errors, cursor.copy(f"COPY {table} {columns} FROM STDIN") as copy:
                 for history_row in rows:
                     copy.write_row(history_row)
             return
