@@ -44,6 +44,7 @@ from designer.models import (
     Tag,
     arn,
 )
+from engine import jsontext
 
 log = logging.getLogger(__name__)
 
@@ -829,9 +830,12 @@ def handle(request: HttpRequest) -> HttpResponse:
         return _error(ApiError("UnknownOperationException", f"Unknown operation: '{target}'"))
     try:
         try:
-            payload = json.loads(body or b"{}")
-        except ValueError as error:
-            raise ApiError("SerializationException", f"The request body is not valid JSON: {error}") from None
+            payload = jsontext.loads(body or b"{}")
+        except jsontext.JsonTextError as error:
+            # AWS's deserializer answers SerializationException; a lone surrogate reads as JSON there
+            # and then fails a member's constraint.
+            code = "ValidationException" if error.reason == jsontext.SURROGATE else "SerializationException"
+            raise ApiError(code, f"The request body is not valid JSON: {error}") from None
         handler = HANDLERS.get(operation)
         if handler is None:
             raise _not_yet(f"{operation} ({NOT_YET.get(operation, 'this operation')})")

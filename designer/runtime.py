@@ -44,7 +44,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connections, transaction
+from django.db import DataError, IntegrityError, connections, transaction
 from django.db.models import F
 
 from designer.models import (
@@ -61,7 +61,7 @@ from designer.models import (
     arn,
 )
 from engine import Execution as EngineExecution
-from engine import ExecutionOptions, TaskFailed, compile_definition, iter_problems
+from engine import ExecutionOptions, TaskFailed, compile_definition, iter_problems, jsontext
 from engine import InvalidDefinition as EngineInvalidDefinition
 from engine.errors import RUNTIME, TASK_FAILED, TIMEOUT
 from engine.history import details_key, json_text
@@ -188,11 +188,11 @@ def check_definition(definition_text: str, machine_type: str = MachineType.STAND
 
         raise InvalidDefinition(format_invalid_definition(problems), problems)
     try:
-        definition = json.loads(definition_text)
+        definition = jsontext.loads(definition_text)
         compile_definition(definition, machine_type=machine_type)
     except EngineInvalidDefinition as error:
         raise InvalidDefinition(str(error), error.problems) from None
-    except ValueError as error:  # iter_problems reports bad JSON; this is a second line of defence
+    except (ValueError, RecursionError) as error:  # iter_problems reports these; a second line of defence
         raise InvalidDefinition(f"Invalid State Machine Definition: '{error}'") from None
     return definition
 
@@ -322,8 +322,8 @@ def _parse_input(input_text: str | None) -> tuple[str, Any]:
             f"Invalid State Machine Execution Input: the input is {len(input_text.encode())} bytes, "
             f"over the limit of {MAX_PAYLOAD_BYTES} bytes (256 KiB)")
     try:
-        return input_text, json.loads(input_text)
-    except ValueError as error:
+        return input_text, jsontext.loads(input_text)
+    except jsontext.JsonTextError as error:
         raise InvalidExecutionInput(f"Invalid State Machine Execution Input: '{error}'") from None
 
 
@@ -366,9 +366,14 @@ def start_execution(machine: StateMachine, input_text: str | None = None, name: 
         try:
             with transaction.atomic():
                 row.save()
-        except IntegrityError:  # a concurrent start with the same name won the race
-            raise ExecutionAlreadyExists(f"Execution Already Exists: '{execution_arn}'") from None
-        _insert_history(_history_rows(row, ex))
+                _insert_history(_history_rows(row, ex))
+        except UNSAVABLE as error:
+            clash = isinstance(error, IntegrityError) and Execution.objects.filter(
+                machine=machine, name=name).exists()
+            if clash:  # a concurrent start with the same name won the race; nothing else is a clash
+                raise ExecutionAlreadyExists(f"Execution Already Exists: '{execution_arn}'") from None
+            raise InvalidExecutionInput(f"Invalid State Machine Execution Input: it cannot be saved "
+                                        f"({type(error).__name__}: {error})") from None
         tasks.advance.enqueue(row.pk, row.version)
         deadline = started + _time_limit(compiled)
         tasks.execution_timeout.using(run_after=_real(deadline)).enqueue(row.pk)
@@ -379,6 +384,35 @@ def start_execution(machine: StateMachine, input_text: str | None = None, name: 
 # -- one step --------------------------------------------------------------------------------------
 class _Stale(Exception):
     """The compare-and-swap found another version: someone else moved the execution."""
+
+
+# What a step whose values cannot be stored raises: the database's JSON check (IntegrityError on
+# SQLite, DataError on PostgreSQL), the strict writer (ValueError: NaN, inf, lone surrogates),
+# TypeError, and RecursionError from a document the states nested too deeply.
+UNSAVABLE = (IntegrityError, DataError, ValueError, TypeError, RecursionError, OverflowError)
+
+
+def _unsavable_cause(error: BaseException) -> str:
+    return (f"The execution could not continue: the state data of its next step cannot be saved "
+            f"({type(error).__name__}: {str(error)[:300]}). Values must be JSON as AWS reads it: finite "
+            f"numbers within the double range, valid Unicode, nested at most {jsontext.MAX_DEPTH} levels.")
+
+
+def _fail_unsavable(execution_id: int, wakeup: dict | None, error: BaseException, *, shared: dict | None,
+                    hint_parent: bool) -> Execution | None:
+    """End an execution whose step could not be saved (and was rolled back): FAILED with
+    States.Runtime, as AWS fails an execution it cannot continue, from the state before the step,
+    which was saved, so it can be again. Without this it would stay RUNNING for ever: every retry of
+    the step would fail the same way."""
+    log.warning("execution %s: its step cannot be saved, failing it: %r", execution_id, error)
+    with transaction.atomic():
+        row = _lock_and_load(execution_id, shared)
+        if row is None or row.status != ExecutionStatus.RUNNING:
+            return None
+        ex = _load(row)
+        ex.finish(FAILED, error=RUNTIME, cause=_unsavable_cause(error))
+        _run_and_save(row, ex, wakeup, hint_parent=hint_parent)
+        return row
 
 
 def _step(execution_id: int, apply: Callable[[EngineExecution, Execution], bool | None],
@@ -403,6 +437,8 @@ def _step(execution_id: int, apply: Callable[[EngineExecution, Execution], bool 
                 return row
         except _Stale:
             continue
+        except UNSAVABLE as error:  # rolled back whole; retrying would fail the same way
+            return _fail_unsavable(execution_id, wakeup, error, shared=shared, hint_parent=hint_parent)
     raise RuntimeError(f"execution {execution_id}: gave up after repeated version conflicts")
 
 
@@ -466,7 +502,7 @@ def _run_and_save(row: Execution, ex: EngineExecution, wakeup: dict | None = Non
     changes = {"snapshot": ex.to_snapshot(), "event_count": ex.event_count}
     if ex.status is not RUNNING:
         changes.update(status=ex.status, stop_date=_datetime(now()), error=ex.error, cause=ex.cause,
-                       output=json_text(ex.output) if ex.status == ExecutionStatus.SUCCEEDED else None,
+                       output=jsontext.dumps(ex.output) if ex.status == ExecutionStatus.SUCCEEDED else None,
                        last_running_snapshot={"snapshot": previous_snapshot, "wakeup": wakeup or {}})
     if writes is None:
         current = Execution.objects.filter(pk=row.pk, version=row.version)
@@ -532,7 +568,9 @@ def _insert_history(rows: list[tuple]) -> None:
     columns = "(execution_id, seq, type, timestamp, previous_event_id, details)"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.copy(f"COPY {table} {columns} FROM STDIN") as copy:
+            # Django wraps execute()'s errors, not COPY's: a row the database refuses is a DataError
+            # (the step cannot be saved) rather than psycopg's own class.
+            with connection.wrap_database_errors, cursor.copy(f"COPY {table} {columns} FROM STDIN") as copy:
                 for history_row in rows:
                     copy.write_row(history_row)
             return
@@ -545,7 +583,7 @@ def _insert_history(rows: list[tuple]) -> None:
 
 
 def _details_json(details: dict | None) -> str:
-    return json.dumps(details, ensure_ascii=False, separators=(",", ":"))
+    return jsontext.dumps(details)  # strict: a NaN or a lone surrogate fails the step, not the database
 
 
 # -- Map Runs: a DISTRIBUTED Map's iterations as child executions ---------------------------------
@@ -648,7 +686,7 @@ def _start_children(row: Execution, ex: EngineExecution, suspensions: list, map_
             parent_frame=suspension.frame, type=map_run.execution_type, name=name,
             arn=arn("express", machine_name, name, str(uuid.uuid4())) if express
             else arn("execution", machine_name, name),
-            input=json_text(suspension.parameters), start_date=started))
+            input=jsontext.dumps(suspension.parameters), start_date=started))
     Execution.objects.bulk_create(children)
     if children[0].pk is None:  # a backend that does not return ids from bulk inserts
         arns = [child.arn for child in children]
@@ -1367,7 +1405,7 @@ def call_function(resource: str, parameters: Any, timeout_seconds: float | None)
         log.exception("task resource %s raised outside its wrapper", resource)
         return AttemptStatus.FAILED, type(error).__name__, str(error)
     try:
-        json_text(result)
+        jsontext.dumps(result)
     except (TypeError, ValueError) as error:
         return AttemptStatus.FAILED, RUNTIME, f"The task returned a result that is not JSON: {error}"
     return "ok", result, None
@@ -1542,7 +1580,11 @@ def start_sync_express(machine: StateMachine, input_text: str | None = None,
 
 def _finish_express(row: Execution, ex: EngineExecution) -> None:
     row.status, row.error, row.cause = ex.status, ex.error, ex.cause
-    row.output = json_text(ex.output) if ex.status == ExecutionStatus.SUCCEEDED else None
+    try:
+        row.output = jsontext.dumps(ex.output) if ex.status == ExecutionStatus.SUCCEEDED else None
+    except UNSAVABLE as error:  # the output cannot be saved (NaN, a lone surrogate): as a Standard step
+        row.status, row.error, row.output = ExecutionStatus.FAILED, RUNTIME, None
+        row.cause = _unsavable_cause(error)
     row.stop_date = _datetime(now())
 
 

@@ -10,14 +10,13 @@ AWS: https://docs.aws.amazon.com/step-functions/latest/apireference/API_TestStat
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 from designer.runtime import InvalidDefinition, InvalidExecutionInput, ValidationException, call_function
-from engine import ExecutionOptions, TaskFailed
+from engine import ExecutionOptions, TaskFailed, jsontext
 from engine import InvalidDefinition as EngineInvalidDefinition
-from engine.history import json_text
+from engine.errors import RUNTIME
 from engine.inspection import ERROR, RESULT, InvalidTestRequest, Mock, run_state_test
 
 # What inspectionData holds as JSON text (the rest are numbers and objects).
@@ -30,9 +29,16 @@ def _json(text: str | None, what: str, error: type[Exception]) -> Any:
     if text is None:
         return None
     try:
-        return json.loads(text)
-    except ValueError as problem:
+        return jsontext.loads(text)
+    except jsontext.JsonTextError as problem:
         raise error(f"Invalid {what}: '{problem}'") from None
+
+
+def _text(value: Any) -> str:
+    try:
+        return jsontext.dumps(value)
+    except jsontext.JsonTextError as error:
+        return f"<not JSON: {error}>"
 
 
 def _mock(request: dict) -> Mock | None:
@@ -82,10 +88,15 @@ def test_state(request: dict) -> dict:
         raise ValidationException(str(problem)) from None
     except EngineInvalidDefinition as error:
         raise InvalidDefinition(str(error), error.problems) from None
+    except RecursionError:  # the reader's depth limit keeps definitions below this; a last defence
+        raise InvalidDefinition("Invalid State Machine Definition: nested too deeply") from None
 
     answer: dict[str, Any] = {"status": outcome.status}
     if outcome.status in ("SUCCEEDED", "CAUGHT_ERROR"):
-        answer["output"] = json_text(outcome.output)
+        try:
+            answer["output"] = jsontext.dumps(outcome.output)
+        except jsontext.JsonTextError as error:  # NaN or inf from JSONata arithmetic: not JSON
+            return {"status": "FAILED", "error": RUNTIME, "cause": f"The state's output is not JSON: {error}"}
     if outcome.next_state is not None:
         answer["nextState"] = outcome.next_state
     if outcome.error is not None:
@@ -95,6 +106,6 @@ def test_state(request: dict) -> dict:
     # DEBUG and TRACE show the data flow (TRACE adds an HTTP Task's request and response; Stepwise has
     # no HTTP Tasks yet, so the two are the same here).
     if (request.get("inspectionLevel") or "INFO") in ("DEBUG", "TRACE"):
-        answer["inspectionData"] = {key: json_text(value) if key in _TEXT_FIELDS else value
+        answer["inspectionData"] = {key: _text(value) if key in _TEXT_FIELDS else value
                                     for key, value in outcome.inspection.items()}
     return answer

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import math
 import re
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from engine import jsontext
 from engine.errors import RUNTIME, StatesError
 from engine.paths import CONTEXT, InvalidPath, PathNotFound, compile_path
 
@@ -272,15 +272,8 @@ def states_string_to_json(env: Any, text: Any) -> Any:
         raise _invalid("States.StringToJson") from None
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")  # NaN and Infinity: Python accepts them, Jackson does not
-
-
-_JSON_DECODER = json.JSONDecoder(parse_constant=_reject_constant)  # built once: json.loads builds one a call
-
-
 def _parse_json(text: str) -> Any:
-    return _JSON_DECODER.decode(text)
+    return jsontext.loads(text)  # Jackson's rules: no NaN, Infinity or 1e400, no lone surrogates
 
 
 def states_json_to_string(env: Any, value: Any) -> str:

@@ -42,13 +42,12 @@ Where AWS differs from the spec or from what one would guess (all measured by ot
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import choice
+from engine import choice, jsontext
 from engine import jsonata as jsonata_support
 from engine.errors import ALL
 from engine.intrinsics import InvalidIntrinsic, compile_intrinsic
@@ -958,9 +957,9 @@ def iter_problems(definition: Any, *, state_machine_type: str = "STANDARD") -> I
         yield Problem(None, MISSING_DESCRIPTION, "Received a null or empty workflow input")
         return
     if isinstance(definition, (str, bytes)):
-        try:
-            definition = json.loads(definition, object_pairs_hook=_object_pairs)
-        except ValueError as exc:
+        try:  # strictly, as AWS reads it: no NaN, no 1e400, no lone surrogate, nesting limited
+            definition = jsontext.loads(definition, object_pairs_hook=_object_pairs)
+        except jsontext.JsonTextError as exc:
             yield Problem(None, INVALID_JSON_DESCRIPTION, str(exc))
             return
     if not isinstance(definition, dict):
@@ -968,4 +967,8 @@ def iter_problems(definition: Any, *, state_machine_type: str = "STANDARD") -> I
         return
     walk = _Walk(_effective_language(definition.get("QueryLanguage"), JSONPATH), state_machine_type)
     walk.language = walk.machine_language
-    yield from _check_machine(walk, definition, "/", MACHINE_SHAPES["root"])
+    try:
+        yield from _check_machine(walk, definition, "/", MACHINE_SHAPES["root"])
+    except RecursionError:  # a parsed value passed in, nested past what the text reader would take
+        yield Problem(None, SCHEMA_VALIDATION_FAILED,
+                      f"The definition is nested too deeply (at most {jsontext.MAX_DEPTH} levels)")
