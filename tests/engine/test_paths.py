@@ -1,5 +1,6 @@
 """JSONPath as ASL uses it: definite reference paths, `$$` context paths, `$var` variable paths,
-indefinite paths read as Jayway reads them (engine/jayway.py), and ResultPath-style writes that copy only what they change."""
+indefinite paths read as Jayway reads them (engine/jayway.py), and ResultPath-style writes that copy
+only what they change."""
 
 from __future__ import annotations
 
