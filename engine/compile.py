@@ -13,7 +13,7 @@ from engine import jsonata as jsonata_support
 from engine.errors import StatesError
 from engine.limits import PayloadSizer
 from engine.paths import Path, compile_path
-from engine.payload import compile_template, compile_template_bound
+from engine.payload import compile_field, compile_template, compile_template_bound
 from engine.validate import format_invalid_definition, iter_problems
 
 JSONPATH, JSONATA = "JSONPath", "JSONata"
@@ -272,7 +272,9 @@ def _compile_fail(state: State, raw: dict, language: str) -> None:
             else:
                 compiled = ("value", value)
         elif key + "Path" in raw:
-            compiled = ("path", compile_path(raw[key + "Path"]))
+            # AWS takes a reference path or a string-valued intrinsic here (States.Format(...), ...),
+            # read and reported as a Parameters field named ErrorPath/CausePath is.
+            compiled = ("path", compile_field(key + "Path", raw[key + "Path"]))
         else:
             compiled = None
         setattr(state, key.lower(), compiled)

@@ -346,6 +346,23 @@ def path_check(*, nullable: bool = False, reference: bool = False, roots: frozen
     return check
 
 
+# A Fail state's ErrorPath/CausePath must come out as a string: AWS's Fail state page lists the
+# intrinsics allowed there, and the field is otherwise a reference path.
+FAIL_PATH_INTRINSICS = frozenset({"States.Format", "States.JsonToString", "States.ArrayGetItem",
+                                  "States.Base64Encode", "States.Base64Decode", "States.Hash", "States.UUID"})
+
+
+def fail_path_check(walk: _Walk, value: Any, path: str) -> Iterator[Problem]:
+    if isinstance(value, str) and _is_intrinsic_call(value):
+        problems = list(_intrinsic(value, path))
+        if not problems and value.split("(", 1)[0].strip() not in FAIL_PATH_INTRINSICS:
+            name = path.rsplit("/", 1)[-1]
+            yield _schema(path, f"The value for the field '{name}' must be a valid JSONPath or a valid "
+                                "intrinsic function call")
+            return
+    yield from _FAIL_REFERENCE(walk, value, path)
+
+
 def _is_intrinsic_call(text: str) -> bool:
     return text.startswith("States.")
 
@@ -358,6 +375,7 @@ def _intrinsic(text: str, path: str) -> Iterator[Problem]:
 
 
 _PAYLOAD_REFERENCE = path_check(intrinsic=True)
+_FAIL_REFERENCE = path_check(intrinsic=True, reference=True)
 
 
 def jsonpath_template(walk: _Walk, value: Any, path: str) -> Iterator[Problem]:
@@ -709,9 +727,9 @@ FIELD_CHECKS: Mapping[str, Check] = {
     "TimestampPath": path_check(reference=True),
     # Fail
     "Error": string,
-    "ErrorPath": path_check(intrinsic=True),
+    "ErrorPath": fail_path_check,
     "Cause": string,
-    "CausePath": path_check(intrinsic=True),
+    "CausePath": fail_path_check,
     # Parallel
     "Branches": array_of(nested_machine("branch")),
     # Map
