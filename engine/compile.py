@@ -177,7 +177,7 @@ def _catcher(raw: dict, language: str, index: int = 0) -> Catcher:
     )
 
 
-def _number_field(raw: dict, key: str, language: str) -> Any:
+def number_field(raw: dict, key: str, language: str) -> Any:
     """A field given as a number, a `…Path` (JSONPath) or a `{% %}` expression (JSONata).
 
     Returns None, a number, or a ("path", Path) / ("jsonata", evaluator) pair resolved at run time.
@@ -228,8 +228,8 @@ def _compile_pass(state: State, raw: dict, language: str) -> None:
 
 def _compile_task(state: State, raw: dict, language: str) -> None:
     state.resource = raw["Resource"]
-    state.timeout_seconds = _number_field(raw, "TimeoutSeconds", language)
-    state.heartbeat_seconds = _number_field(raw, "HeartbeatSeconds", language)
+    state.timeout_seconds = number_field(raw, "TimeoutSeconds", language)
+    state.heartbeat_seconds = number_field(raw, "HeartbeatSeconds", language)
 
 
 def _compile_choice(state: State, raw: dict, language: str) -> None:
@@ -306,9 +306,9 @@ def _compile_map(state: State, raw: dict, language: str) -> None:
             state.items = jsonata_support.compile_value(raw["Items"], "Items")
         if "ItemSelector" in raw:
             state.item_selector = jsonata_support.compile_value(raw["ItemSelector"], "ItemSelector")
-    state.max_concurrency = _number_field(raw, "MaxConcurrency", language) or 0
-    state.tolerated_count = _number_field(raw, "ToleratedFailureCount", language)
-    state.tolerated_percentage = _number_field(raw, "ToleratedFailurePercentage", language)
+    state.max_concurrency = number_field(raw, "MaxConcurrency", language) or 0
+    state.tolerated_count = number_field(raw, "ToleratedFailureCount", language)
+    state.tolerated_percentage = number_field(raw, "ToleratedFailurePercentage", language)
     state.item_batcher = raw.get("ItemBatcher")
 
 
