@@ -51,6 +51,7 @@ from typing import Any
 from engine import choice
 from engine import jsonata as jsonata_support
 from engine.errors import ALL
+from engine.integrations import integration, not_recognized
 from engine.intrinsics import InvalidIntrinsic, compile_intrinsic
 from engine.paths import CONTEXT, INPUT, VARIABLE, InvalidPath, compile_path
 
@@ -597,6 +598,16 @@ def resource(walk: _Walk, value: Any, path: str) -> Iterator[Problem]:
             yield _schema(path, f"Express state machine does not support '{pattern[1]}' service integration ")
 
 
+def task_resource(walk: _Walk, value: Any, path: str) -> Iterator[Problem]:
+    """A Task's Resource: in the `arn:<partition>:states:::` namespace only AWS's integrations
+    (engine/integrations.py) are accepted; a Map's ItemReader/ResultWriter name their own S3 ones."""
+    named = integration(value) if isinstance(value, str) and _ARN.fullmatch(value) else None
+    if named is not None and not named.recognized:
+        yield _schema(path, not_recognized(value))
+        return
+    yield from resource(walk, value, path)
+
+
 _LABEL_FORBIDDEN = frozenset(' ?*<>{}[]:;,\\|^~$#%&`"') | {chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))}
 
 
@@ -709,7 +720,7 @@ FIELD_CHECKS: Mapping[str, Check] = {
     "Output": jsonata_value,
     "Assign": assign,
     # Task
-    "Resource": resource,
+    "Resource": task_resource,
     "TimeoutSeconds": integer(1),
     "TimeoutSecondsPath": path_check(reference=True),
     "HeartbeatSeconds": integer(1),
