@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import DATA_LIMIT_EXCEEDED, RUNTIME, TASK_FAILED, TIMEOUT
+from engine.integrations import integration
 from engine.limits import MAX_PAYLOAD_BYTES
 from engine.runner import TaskFailed
 
@@ -365,6 +366,12 @@ def invoke(resource: str, parameters: Any, *, timeout_seconds: float | None = No
         return _invoke_function_arn(resource, parameters, timeout_seconds)
     if _LAMBDA_INVOKE.match(resource):
         return _invoke_lambda_invoke(parameters, timeout_seconds)
+    named = integration(resource)
+    if named is not None and named.recognized:
+        # AWS accepts it (engine/integrations.py); Stepwise has no runner for it yet.
+        raise TaskFailed(RUNTIME, f"The resource '{resource}' is an AWS {named.service}:{named.action} "
+                                  "integration, which Stepwise cannot run yet: it is not a Python function: "
+                                  f"use arn:aws:lambda:<region>:<account>:function:<name> or {LAMBDA_INVOKE}")
     raise TaskFailed(RUNTIME, f"The resource '{resource}' is not a Python function: use "
                               f"arn:aws:lambda:<region>:<account>:function:<name> or {LAMBDA_INVOKE}")
 

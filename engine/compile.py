@@ -13,7 +13,7 @@ from engine import jsonata as jsonata_support
 from engine.errors import StatesError
 from engine.limits import PayloadSizer
 from engine.paths import Path, compile_path
-from engine.payload import compile_template, compile_template_bound
+from engine.payload import compile_field, compile_template, compile_template_bound
 from engine.validate import format_invalid_definition, iter_problems
 
 JSONPATH, JSONATA = "JSONPath", "JSONata"
@@ -177,7 +177,7 @@ def _catcher(raw: dict, language: str, index: int = 0) -> Catcher:
     )
 
 
-def _number_field(raw: dict, key: str, language: str) -> Any:
+def number_field(raw: dict, key: str, language: str) -> Any:
     """A field given as a number, a `…Path` (JSONPath) or a `{% %}` expression (JSONata).
 
     Returns None, a number, or a ("path", Path) / ("jsonata", evaluator) pair resolved at run time.
@@ -228,8 +228,8 @@ def _compile_pass(state: State, raw: dict, language: str) -> None:
 
 def _compile_task(state: State, raw: dict, language: str) -> None:
     state.resource = raw["Resource"]
-    state.timeout_seconds = _number_field(raw, "TimeoutSeconds", language)
-    state.heartbeat_seconds = _number_field(raw, "HeartbeatSeconds", language)
+    state.timeout_seconds = number_field(raw, "TimeoutSeconds", language)
+    state.heartbeat_seconds = number_field(raw, "HeartbeatSeconds", language)
 
 
 def _compile_choice(state: State, raw: dict, language: str) -> None:
@@ -272,7 +272,9 @@ def _compile_fail(state: State, raw: dict, language: str) -> None:
             else:
                 compiled = ("value", value)
         elif key + "Path" in raw:
-            compiled = ("path", compile_path(raw[key + "Path"]))
+            # AWS takes a reference path or a string-valued intrinsic here (States.Format(...), ...),
+            # read and reported as a Parameters field named ErrorPath/CausePath is.
+            compiled = ("path", compile_field(key + "Path", raw[key + "Path"]))
         else:
             compiled = None
         setattr(state, key.lower(), compiled)
@@ -304,9 +306,9 @@ def _compile_map(state: State, raw: dict, language: str) -> None:
             state.items = jsonata_support.compile_value(raw["Items"], "Items")
         if "ItemSelector" in raw:
             state.item_selector = jsonata_support.compile_value(raw["ItemSelector"], "ItemSelector")
-    state.max_concurrency = _number_field(raw, "MaxConcurrency", language) or 0
-    state.tolerated_count = _number_field(raw, "ToleratedFailureCount", language)
-    state.tolerated_percentage = _number_field(raw, "ToleratedFailurePercentage", language)
+    state.max_concurrency = number_field(raw, "MaxConcurrency", language) or 0
+    state.tolerated_count = number_field(raw, "ToleratedFailureCount", language)
+    state.tolerated_percentage = number_field(raw, "ToleratedFailurePercentage", language)
     state.item_batcher = raw.get("ItemBatcher")
 
 

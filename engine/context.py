@@ -2,7 +2,7 @@
 
     {"Execution": {"Id", "Input", "Name", "RoleArn", "StartTime", "RedriveCount"},
      "StateMachine": {"Id", "Name"},
-     "State": {"EnteredTime", "Name", "RetryCount"},
+     "State": {"EnteredTime", "Name", "RetryCount"},   (RetryCount only in Task, Parallel and Map)
      "Task": {"Token"},                      (only for .waitForTaskToken tasks)
      "Map": {"Item": {"Index", "Value"}}}    (only while a Map's ItemSelector is evaluated)
 
@@ -14,6 +14,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+
+# The state types that take a Retry field. Only their `$$.State` carries RetryCount (as LocalStack's
+# recordings against AWS show for Pass states, in Standard and Express executions alike).
+RETRYING_STATE_TYPES = frozenset({"Task", "Parallel", "Map"})
 
 
 def iso_timestamp(epoch_seconds: float) -> str:
@@ -39,7 +43,7 @@ def execution_part(options: Any, execution_input: Any) -> dict:
 def context_object(execution_part: dict, state_machine_part: dict, state_name: str, entered_time: float,
                    retry_count: int | None, task_token: str | None = None,
                    map_item: tuple | None = None) -> dict:
-    """`retry_count` is None for Express executions, whose `$$.State` has no RetryCount."""
+    """`retry_count` is None for states that cannot retry, whose `$$.State` has no RetryCount."""
     state = {"EnteredTime": iso_timestamp(entered_time), "Name": state_name}
     if retry_count is not None:
         state["RetryCount"] = retry_count

@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from engine import io
-from engine.compile import JSONATA, State
+from engine.compile import JSONATA, State, number_field
 from engine.context import context_object
 from engine.errors import (
     EXCEEDED_TOLERATED_FAILURE_THRESHOLD,
@@ -21,7 +21,7 @@ from engine.errors import (
     RUNTIME,
     StatesError,
 )
-from engine.fields import resolve_number
+from engine.fields import resolve_map_limit
 from engine.interpreter import PARKED, Execution, Frame, Suspension, iteration_machine_key
 from engine.paths import PathNotFound
 from engine.states import HANDLERS as SIMPLE_HANDLERS
@@ -155,11 +155,11 @@ def _batches(state: State, items: list, frame: Frame, effective: Any) -> list:
     batcher = state.item_batcher
     if not batcher:
         return items
-    size = batcher.get("MaxItemsPerBatch")
-    if size is None and "MaxItemsPerBatchPath" in batcher:
-        from engine.paths import compile_path
-
-        size = compile_path(batcher["MaxItemsPerBatchPath"]).get(effective, frame)
+    size = resolve_map_limit(number_field(batcher, "MaxItemsPerBatch", state.language), frame, effective,
+                             "MaxItemsPerBatch")
+    # Checked like AWS checks it; batches are not yet cut by their size in bytes.
+    resolve_map_limit(number_field(batcher, "MaxInputBytesPerBatch", state.language), frame, effective,
+                      "MaxInputBytesPerBatch")
     size = size or len(items) or 1
     batch_input = batcher.get("BatchInput")
     batches = []
@@ -192,16 +192,15 @@ def run_map(ex: Execution, frame: Frame, state: State) -> str:
         items = _batches(state, _items(state, frame, effective), frame, effective)
     except StatesError as error:
         return ex.state_failed(frame, state, error, failed_event="MapStateFailed")
-    limit = resolve_number(state.max_concurrency, frame, effective) or math.inf
+    limit = resolve_map_limit(state.max_concurrency, frame, effective, "MaxConcurrency") or math.inf
     frame.phase = "children"
     ex.emit(frame, "MapStateStarted", {"length": len(items)})
     # AWS reads the tolerance settings only once the Map has started; a bad value fails the
     # execution without a MapStateFailed event.
     fan = frame.fanout = Fanout("Map", len(items), limit, items)
-    count = resolve_number(state.tolerated_count, frame, effective)
-    percentage = resolve_number(state.tolerated_percentage, frame, effective, integer=False)
-    if percentage is not None and not 0 <= percentage <= 100:
-        raise StatesError(RUNTIME, "ToleratedFailurePercentage must be between 0 and 100.")
+    count = resolve_map_limit(state.tolerated_count, frame, effective, "ToleratedFailureCount")
+    percentage = resolve_map_limit(state.tolerated_percentage, frame, effective, "ToleratedFailurePercentage",
+                                   integer=False)
     fan.tolerated_count, fan.tolerated_percentage = count, percentage
     if state.distributed:
         map_run_arn = f"{ex.options.state_machine_arn}/{state.label or state.name}"

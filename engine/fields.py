@@ -1,7 +1,7 @@
 """Number fields that ASL lets a state give three ways: literally, by a `…Path`, or as a JSONata
 expression — TimeoutSeconds, HeartbeatSeconds, MaxConcurrency, ToleratedFailureCount/Percentage.
 
-`compile._number_field` compiles such a field into a number, `("path", Path, field name)` or
+`compile.number_field` compiles such a field into a number, `("path", Path, field name)` or
 `("jsonata", evaluator, field name)`; `resolve_number` turns that into a number at run time, with
 AWS's errors.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from engine.errors import QUERY_EVALUATION_ERROR, RUNTIME, StatesError
+from engine.errors import ITEM_READER_FAILED, QUERY_EVALUATION_ERROR, RUNTIME, StatesError
 from engine.paths import PathNotFound
 
 
@@ -61,4 +61,29 @@ def resolve_number(spec: Any, frame: Any, value: Any, *, integer: bool = True, p
     if not valid:
         raise StatesError(QUERY_EVALUATION_ERROR,
                           f"The {field} field must evaluate to {'an integer' if integer else 'a number'}")
+    return number
+
+
+# A Map's limits given by a `…Path` or a JSONata expression are checked once resolved, as AWS checks
+# them (the literal forms are checked by the validator): what each accepts, the error, the cause.
+MAP_LIMITS = {
+    "MaxConcurrency": (lambda n: n >= 0, RUNTIME,
+                       "Expected non-negative integer for MaxConcurrency, got '{}' instead."),
+    "ToleratedFailureCount": (lambda n: n >= 0, RUNTIME, "ToleratedFailureCount cannot be negative."),
+    "ToleratedFailurePercentage": (lambda n: 0 <= n <= 100, RUNTIME,
+                                   "ToleratedFailurePercentage must be between 0 and 100."),
+    "MaxItemsPerBatch": (lambda n: n >= 0, RUNTIME, "field MaxItemsPerBatch must be positive"),
+    "MaxInputBytesPerBatch": (lambda n: n >= 0, RUNTIME, "field MaxInputBytesPerBatch must be positive"),
+    "MaxItems": (lambda n: n >= 0, ITEM_READER_FAILED, "field MaxItems must be positive"),
+}
+
+
+def resolve_map_limit(spec: Any, frame: Any, value: Any, field: str, *, integer: bool = True) -> Any:
+    """A Map limit for this run (None when not given), failing as AWS does when it is out of range."""
+    number = resolve_number(spec, frame, value, integer=integer)
+    if number is None or not isinstance(spec, tuple):
+        return number
+    accepts, error, cause = MAP_LIMITS[field]
+    if not accepts(number):
+        raise StatesError(error, cause.format(_shown(number)))
     return number

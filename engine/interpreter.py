@@ -22,7 +22,7 @@ from typing import Any
 
 from engine import history
 from engine.compile import JSONATA, Machine, State
-from engine.context import context_object, execution_part
+from engine.context import RETRYING_STATE_TYPES, context_object, execution_part
 from engine.errors import (
     DATA_LIMIT_EXCEEDED,
     QUERY_EVALUATION_ERROR,
@@ -266,7 +266,11 @@ class Execution:
                               frame.entered_time, self.context_retry_count(frame), frame.task_token)
 
     def context_retry_count(self, frame: Frame) -> int | None:
-        return None if self.options.machine_type == "EXPRESS" else frame.retry_count
+        # AWS gives `$$.State.RetryCount` only to the states that take a Retry field; Pass, Choice, Wait,
+        # Succeed and Fail see just Name and EnteredTime, in Standard and Express executions alike.
+        if frame.machine.states[frame.state_name].type in RETRYING_STATE_TYPES:
+            return frame.retry_count
+        return None
 
     def emit(self, frame: Frame | None, event_type: str, details: dict | None = None) -> int:
         """Record a history event (when history is on) and return its id; ids count either way."""

@@ -42,6 +42,7 @@ import jsonatapy
 
 from engine.errors import QUERY_EVALUATION_ERROR, StatesError
 from engine.intrinsics import HASH_ALGORITHMS
+from engine.jsonata_errors import MESSAGES, reference_message
 
 # A hostile expression must not hold a worker: evaluation stops after this long, this deep, or when a
 # sequence grows this long (AWS's memory bound lets about 870,000 numbers through).
@@ -234,7 +235,7 @@ def _now_of(env: Any) -> float:
 
 
 def _no_eval(*args: Any) -> Any:
-    raise _CallError("T1006: Attempted to invoke a non-function: $eval")
+    raise _CallError(f"T1006: {MESSAGES['T1006']}")  # as jsonata-js says it: no name
 
 
 # Functions that need nothing but their arguments are registered once, at compile time; those that
@@ -390,7 +391,11 @@ class Expression:
         except (ValueError, TypeError, RuntimeError) as exc:
             if str(exc).startswith("host function raised _Undefined"):
                 raise self._undefined() from None
-            message = _message(exc)
+            message = str(exc)
+            if _HOST_PREFIX.match(message):  # AWS's own functions already word theirs as AWS does
+                message = _message(exc)
+            else:
+                message = reference_message(message, self.source, bindings)
             raise _field_error(self.source, self.field,
                                f"threw an error during evaluation. {message}") from None
 

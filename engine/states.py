@@ -16,7 +16,6 @@ from engine.errors import NO_CHOICE_MATCHED, QUERY_EVALUATION_ERROR, RUNTIME, TI
 from engine.fields import resolve_number
 from engine.interpreter import PARKED, Execution, Frame, Suspension
 from engine.limits import MAX_PAYLOAD_BYTES
-from engine.paths import PathNotFound
 from engine.tasks import task_events
 
 
@@ -122,11 +121,7 @@ def _fail_field(spec: Any, frame: Frame, field: str) -> str | None:
     if kind == "value":
         return source
     if kind == "path":
-        try:
-            value = source.get(frame.value, frame)
-        except PathNotFound:
-            raise StatesError(RUNTIME, f"The JSONPath '{source.text}' specified for the field '{field}Path' "
-                                       f"could not be found in the input '{_json(frame.value)}'") from None
+        value = source(frame.value, frame)
     else:
         value = source(jsonata_binding(frame), frame)
     if not isinstance(value, str):

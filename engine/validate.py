@@ -50,6 +50,7 @@ from typing import Any
 from engine import choice, jsontext
 from engine import jsonata as jsonata_support
 from engine.errors import ALL
+from engine.integrations import integration, not_recognized
 from engine.intrinsics import InvalidIntrinsic, compile_intrinsic
 from engine.paths import CONTEXT, INPUT, VARIABLE, InvalidPath, compile_path
 
@@ -345,6 +346,23 @@ def path_check(*, nullable: bool = False, reference: bool = False, roots: frozen
     return check
 
 
+# A Fail state's ErrorPath/CausePath must come out as a string: AWS's Fail state page lists the
+# intrinsics allowed there, and the field is otherwise a reference path.
+FAIL_PATH_INTRINSICS = frozenset({"States.Format", "States.JsonToString", "States.ArrayGetItem",
+                                  "States.Base64Encode", "States.Base64Decode", "States.Hash", "States.UUID"})
+
+
+def fail_path_check(walk: _Walk, value: Any, path: str) -> Iterator[Problem]:
+    if isinstance(value, str) and _is_intrinsic_call(value):
+        problems = list(_intrinsic(value, path))
+        if not problems and value.split("(", 1)[0].strip() not in FAIL_PATH_INTRINSICS:
+            name = path.rsplit("/", 1)[-1]
+            yield _schema(path, f"The value for the field '{name}' must be a valid JSONPath or a valid "
+                                "intrinsic function call")
+            return
+    yield from _FAIL_REFERENCE(walk, value, path)
+
+
 def _is_intrinsic_call(text: str) -> bool:
     return text.startswith("States.")
 
@@ -357,6 +375,7 @@ def _intrinsic(text: str, path: str) -> Iterator[Problem]:
 
 
 _PAYLOAD_REFERENCE = path_check(intrinsic=True)
+_FAIL_REFERENCE = path_check(intrinsic=True, reference=True)
 
 
 def jsonpath_template(walk: _Walk, value: Any, path: str) -> Iterator[Problem]:
@@ -578,6 +597,16 @@ def resource(walk: _Walk, value: Any, path: str) -> Iterator[Problem]:
             yield _schema(path, f"Express state machine does not support '{pattern[1]}' service integration ")
 
 
+def task_resource(walk: _Walk, value: Any, path: str) -> Iterator[Problem]:
+    """A Task's Resource: in the `arn:<partition>:states:::` namespace only AWS's integrations
+    (engine/integrations.py) are accepted; a Map's ItemReader/ResultWriter name their own S3 ones."""
+    named = integration(value) if isinstance(value, str) and _ARN.fullmatch(value) else None
+    if named is not None and not named.recognized:
+        yield _schema(path, not_recognized(value))
+        return
+    yield from resource(walk, value, path)
+
+
 _LABEL_FORBIDDEN = frozenset(' ?*<>{}[]:;,\\|^~$#%&`"') | {chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))}
 
 
@@ -690,7 +719,7 @@ FIELD_CHECKS: Mapping[str, Check] = {
     "Output": jsonata_value,
     "Assign": assign,
     # Task
-    "Resource": resource,
+    "Resource": task_resource,
     "TimeoutSeconds": integer(1),
     "TimeoutSecondsPath": path_check(reference=True),
     "HeartbeatSeconds": integer(1),
@@ -708,9 +737,9 @@ FIELD_CHECKS: Mapping[str, Check] = {
     "TimestampPath": path_check(reference=True),
     # Fail
     "Error": string,
-    "ErrorPath": path_check(intrinsic=True),
+    "ErrorPath": fail_path_check,
     "Cause": string,
-    "CausePath": path_check(intrinsic=True),
+    "CausePath": fail_path_check,
     # Parallel
     "Branches": array_of(nested_machine("branch")),
     # Map
