@@ -15,7 +15,7 @@ Errors come in two kinds:
   `States.IntrinsicFailure` for these, but executions recorded on AWS fail with `States.Runtime`,
   which no Retry or Catch can handle.
 
-AWS runs Java: numbers are rendered as Java renders them (`json_text`, `java_text`), fractional
+AWS runs Java: numbers are rendered as Java renders them (`java_json_text`, `java_text`), fractional
 arguments are truncated like Java's `(int)` cast, except in States.MathAdd which uses Math.round,
 and a seeded States.MathRandom draws from java.util.Random.
 """
@@ -121,7 +121,7 @@ def _json_string(text: str) -> str:
     return '"' + _NEEDS_ESCAPE.sub(_escape_char, text) + '"'
 
 
-def json_text(value: Any) -> str:
+def java_json_text(value: Any) -> str:
     """Compact JSON as Jackson writes it: non-ASCII kept, Java number text (`1.0E20`, not `1e+20`)."""
     if isinstance(value, str):
         return _json_string(value)
@@ -134,9 +134,9 @@ def json_text(value: Any) -> str:
     if isinstance(value, (int, float)):
         return java_number_text(value)
     if isinstance(value, dict):
-        return "{" + ",".join(f"{_json_string(k)}:{json_text(v)}" for k, v in value.items()) + "}"
+        return "{" + ",".join(f"{_json_string(k)}:{java_json_text(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
-        return "[" + ",".join(json_text(v) for v in value) + "]"
+        return "[" + ",".join(java_json_text(v) for v in value) + "]"
     raise TypeError(f"Not a JSON value: {type(value).__name__}")
 
 
@@ -284,7 +284,7 @@ def _parse_json(text: str) -> Any:
 
 
 def states_json_to_string(env: Any, value: Any) -> str:
-    return json_text(value)
+    return java_json_text(value)
 
 
 def states_array(env: Any, *values: Any) -> list:
@@ -382,7 +382,7 @@ def states_hash(env: Any, data: Any, algorithm: Any) -> str:
     if name is None:
         raise _invalid("States.Hash")
     # AWS hashes a number or an object by its text instead of refusing it.
-    text = _limited("States.Hash", data if isinstance(data, str) else json_text(data))
+    text = _limited("States.Hash", data if isinstance(data, str) else java_json_text(data))
     return hashlib.new(name, text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -659,7 +659,7 @@ def _path_argument(path) -> Evaluator:
         except PathNotFound:
             raise IntrinsicError(
                 f"The JsonPath argument for the field '{shown}' could not be found in the input "
-                f"'{json_text(value)}'"
+                f"'{java_json_text(value)}'"
             ) from None
 
     return read
