@@ -2,7 +2,7 @@
 type names AWS's messages use.
 
 States.* intrinsics that print JSON the way Java's Jackson does (`1.0E20`, not `1e+20`) have their
-own writer, `intrinsics.java_json_text`: that is what AWS shows inside those functions' results.
+own writer, `java.java_json_text`: that is what AWS shows inside those functions' results.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.errors import RUNTIME, StatesError
-from engine.intrinsics import InvalidIntrinsic, compile_intrinsic, is_intrinsic, java_json_text
+from engine.intrinsics import InvalidIntrinsic, compile_intrinsic, is_intrinsic
+from engine.java import java_json_text
 from engine.limits import PayloadSizer, string_size
 from engine.paths import CONTEXT, INPUT, InvalidPath, Path, PathNotFound, compile_path
 

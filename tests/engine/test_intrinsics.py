@@ -16,12 +16,10 @@ from engine.intrinsics import (
     FUNCTIONS,
     IntrinsicArityError,
     InvalidIntrinsic,
-    JavaRandom,
     compile_intrinsic,
     is_intrinsic,
-    java_json_text,
-    java_number_text,
 )
+from engine.java import JavaRandom, java_json_text, java_number_text
 from engine.paths import compile_path, set_path
 from engine.payload import compile_template
 
