@@ -33,6 +33,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from designer import runtime, sigv4
 from designer.models import (
+    AccessKey,
     Execution,
     ExecutionOrigin,
     HistoryEvent,
@@ -820,7 +821,8 @@ def handle(request: HttpRequest) -> HttpResponse:
     body = request.body
     headers = {name.lower(): value for name, value in request.headers.items()}
     try:
-        sigv4.verify(request.method, request.path, request.META.get("QUERY_STRING", ""), headers, body)
+        sigv4.verify(request.method, request.path, request.META.get("QUERY_STRING", ""), headers, body,
+                     AccessKey.find_active)
     except sigv4.AuthError as error:
         return _error(ApiError(error.code, error.message))
     target = headers.get("x-amz-target", "")

@@ -15,10 +15,17 @@ import time
 from typing import Any
 
 from designer.runtime import InvalidDefinition, InvalidExecutionInput, ValidationException, call_function
-from engine import ExecutionOptions, TaskFailed
+from engine import (
+    ERROR,
+    RESULT,
+    ExecutionOptions,
+    InvalidTestRequest,
+    Mock,
+    TaskFailed,
+    json_text,
+    run_state_test,
+)
 from engine import InvalidDefinition as EngineInvalidDefinition
-from engine.history import json_text
-from engine.inspection import ERROR, RESULT, InvalidTestRequest, Mock, run_state_test
 
 # What inspectionData holds as JSON text (the rest are numbers and objects).
 _TEXT_FIELDS = ("input", "afterArguments", "afterInputPath", "afterParameters", "result",
