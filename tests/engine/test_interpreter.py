@@ -426,3 +426,43 @@ def test_back_off_suspensions_wake_at_the_capped_jittered_delay_from_the_failure
         (attempt,) = execution.run()
     # 4 × 0.5, 12 × 0.25, min(36, 30) × 1/3
     assert waits == [2.0, 3.0, 10.0]
+
+
+# -- the door: what a caller asks of an execution ------------------------------------------------------
+LOOP = {"StartAt": "P", "States": {
+    "P": {"Type": "Pass", "Next": "C"},
+    "C": {"Type": "Choice", "Choices": [{"Variable": "$.done", "IsPresent": True, "Next": "End"}],
+          "Default": "P"},
+    "End": {"Type": "Succeed"}}}
+
+
+def test_an_execution_that_reaches_its_history_limit_fails_and_its_failure_is_the_last_event():
+    loop = LOOP
+    execution, _ = start(loop)
+    execution.run(max_transitions=100, history_limit=10)
+    assert (execution.status, execution.error) == ("FAILED", "States.Runtime")
+    assert "maximum number of history events (10)" in execution.cause
+    assert [event["id"] for event in execution.events] == list(range(1, 11))
+    assert execution.events[-1]["type"] == "ExecutionFailed" and execution.event_count == 10
+
+
+def test_without_a_history_limit_the_same_loop_runs_on():
+    loop = LOOP
+    execution, _ = start(loop)
+    execution.run(max_transitions=100)
+    assert execution.status == "RUNNING" and execution.has_runnable()
+
+
+def test_redrive_enters_an_outstanding_task_again_with_retry_counts_afresh():
+    execution, _ = start(task_then_pass(Retry=[{"ErrorEquals": ["States.ALL"], "MaxAttempts": 3}]))
+    (suspension,) = execution.run()
+    execution.resume_task(suspension.frame, error="Boom")
+    (backoff,) = execution.run()
+    execution.resume_wait(backoff.frame)
+    (retried,) = execution.run()
+    assert retried.attempt == 1
+    execution.redrive(lambda frame: None)
+    assert execution.suspensions() == {} and execution.has_runnable()
+    (again,) = execution.run()
+    assert (again.kind, again.state_name, again.attempt) == ("task", "T", 0)
+    assert types(execution.events).count("TaskStateEntered") == 2
