@@ -10,37 +10,63 @@ enums), so a request that boto3 would not send gets the error AWS would give. Er
 `{"__type": <code>, "message": ...}` with HTTP 400, which boto3 raises as `client.exceptions.<code>`.
 
 Handlers read a checked request dict and return the response dict; state changes go through
-designer/runtime.py. Timestamps leave as epoch seconds, as the JSON protocol carries them.
+designer/runtime.py. Timestamps leave as epoch seconds, as the JSON protocol carries them. The
+checks, pages and lookups they share are in designer/api_shapes.py; versions, aliases and tags are
+handled in designer/api_versions.py.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import math
-import random
-import re
 from collections.abc import Callable
-from datetime import datetime
-from functools import cache
-from typing import Any
 
 from django.contrib.auth.decorators import login_not_required, login_required
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from designer import runtime, sigv4
+from designer.api_shapes import (
+    LOGGING_OFF,
+    TRACING_OFF,
+    ApiError,
+    checked_input,
+    checked_role_arn,
+    execution_by_arn,
+    json_default,
+    origin_of,
+    paged,
+    resolve_target,
+    routed_version,
+    service_model,
+    unqualified_machine,
+    without_nulls,
+)
+from designer.api_versions import (
+    MAX_TAGS,
+    create_state_machine_alias,
+    delete_state_machine_alias,
+    delete_state_machine_version,
+    describe_state_machine_alias,
+    list_state_machine_aliases,
+    list_state_machine_versions,
+    list_tags_for_resource,
+    publish_state_machine_version,
+    publish_version,
+    tag_resource,
+    untag_resource,
+    update_state_machine_alias,
+)
 from designer.models import (
+    AccessKey,
     Execution,
     ExecutionOrigin,
     HistoryEvent,
     MachineType,
     MapRun,
     StateMachine,
-    StateMachineAlias,
-    StateMachineVersion,
     Tag,
     arn,
 )
@@ -51,238 +77,7 @@ log = logging.getLogger(__name__)
 TARGET_PREFIX = "AWSStepFunctions."
 CONTENT_TYPE = "application/x-amz-json-1.0"
 MAX_REQUEST_BYTES = 1024 * 1024  # AWS: 1 MB a request
-MAX_TAGS = 50
-DEFAULT_PAGE = 100
 ISSUE_LATER = "https://github.com/stepwise issue 'Activities, task tokens and service integrations'"
-
-
-class ApiError(Exception):
-    """An error answered to the client as `{"__type": code, "message": message}`."""
-
-    def __init__(self, code: str, message: str, status: int = 400):
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
-
-
-# -- the model -------------------------------------------------------------------------------------
-@cache
-def service_model() -> dict:
-    """botocore's model of the service: the shapes every request is checked against."""
-    import botocore.loaders
-
-    return botocore.loaders.Loader().load_service_model("stepfunctions", "service-2")
-
-
-def _validation_error(problems: list[str]) -> ApiError:
-    count = len(problems)
-    return ApiError("ValidationException", f"{count} validation error{'s' if count > 1 else ''} detected: "
-                    + "; ".join(problems))
-
-
-_JSON_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,), "boolean": (bool,), "integer": (int,), "long": (int,), "float": (int, float),
-    "double": (int, float), "timestamp": (int, float), "structure": (dict,), "map": (dict,), "list": (list,),
-}
-
-
-def _check(shapes: dict, shape_name: str, value: Any, where: str, problems: list[str]) -> None:
-    """Append AWS-worded problems with `value` against the model shape. Wrong JSON types raise
-    SerializationException, as AWS's deserializer does before validation."""
-    shape = shapes[shape_name]
-    kind = shape["type"]
-    if value is None:
-        return
-    wanted = _JSON_TYPES[kind]
-    if not isinstance(value, wanted) or (kind in ("integer", "long") and isinstance(value, bool)) or (
-            kind in ("float", "double", "timestamp") and isinstance(value, bool)):
-        raise ApiError("SerializationException",
-                       f"Unexpected value at '{where or '$'}': expected {kind}, got {type(value).__name__}")
-    shown = json.dumps(value)[:100] if not shape.get("sensitive") else "'***'"
-    if kind == "structure":
-        for member in shape.get("required", []):
-            if value.get(member) is None:
-                problems.append(f"Value null at '{_join(where, member)}' failed to satisfy constraint: "
-                                "Member must not be null")
-        for member, spec in shape.get("members", {}).items():
-            if member in value:
-                _check(shapes, spec["shape"], value[member], _join(where, member), problems)
-    elif kind == "list":
-        _length(shape, len(value), where, shown, problems)
-        for index, item in enumerate(value):
-            _check(shapes, shape["member"]["shape"], item, f"{where}.{index + 1}.member", problems)
-    elif kind == "map":
-        _length(shape, len(value), where, shown, problems)
-        for key, item in value.items():
-            _check(shapes, shape["key"]["shape"], key, f"{where}.key", problems)
-            _check(shapes, shape["value"]["shape"], item, f"{where}.{key}", problems)
-    elif kind == "string":
-        _length(shape, len(value), where, shown, problems)
-        pattern = _pattern(shape.get("pattern"))
-        if pattern is not None and not pattern.search(value):
-            problems.append(f"Value {shown} at '{where}' failed to satisfy constraint: Member must satisfy "
-                            f"regular expression pattern: {shape['pattern']}")
-        if "enum" in shape and value not in shape["enum"]:
-            problems.append(f"Value {shown} at '{where}' failed to satisfy constraint: Member must satisfy "
-                            f"enum value set: [{', '.join(shape['enum'])}]")
-    elif kind in ("integer", "long", "float", "double"):
-        if "min" in shape and value < shape["min"]:
-            problems.append(f"Value {shown} at '{where}' failed to satisfy constraint: Member must have "
-                            f"value greater than or equal to {shape['min']}")
-        if "max" in shape and value > shape["max"]:
-            problems.append(f"Value {shown} at '{where}' failed to satisfy constraint: Member must have "
-                            f"value less than or equal to {shape['max']}")
-
-
-@cache
-def _pattern(text: str | None) -> re.Pattern | None:
-    """The model's pattern, or None if there is none or Python's re cannot read it (\\p{...})."""
-    if not text:
-        return None
-    try:
-        return re.compile(text)
-    except re.error:
-        return None
-
-
-def _length(shape: dict, length: int, where: str, shown: str, problems: list[str]) -> None:
-    if "min" in shape and length < shape["min"]:
-        problems.append(f"Value {shown} at '{where}' failed to satisfy constraint: Member must have "
-                        f"length greater than or equal to {shape['min']}")
-    if "max" in shape and length > shape["max"]:
-        problems.append(f"Value {shown} at '{where}' failed to satisfy constraint: Member must have "
-                        f"length less than or equal to {shape['max']}")
-
-
-def _join(where: str, member: str) -> str:
-    return f"{where}.{member}" if where else member
-
-
-def checked_input(operation: str, body: Any) -> dict:
-    model = service_model()
-    if not isinstance(body, dict):
-        raise ApiError("SerializationException", "The request body must be a JSON object")
-    input_shape = model["operations"][operation].get("input", {}).get("shape")
-    if input_shape is None:
-        return body
-    problems: list[str] = []
-    _check(model["shapes"], input_shape, body, "", problems)
-    if problems:
-        raise _validation_error(problems)
-    return body
-
-
-# -- helpers ---------------------------------------------------------------------------------------
-def _epoch(value: datetime | None) -> float | None:
-    return value.timestamp() if value is not None else None
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.timestamp()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _compact(data: dict) -> dict:
-    """AWS leaves absent members out rather than sending null."""
-    return {key: value for key, value in data.items() if value is not None}
-
-
-def _page(request: dict) -> tuple[int, int]:
-    """(offset, size) from nextToken and maxResults (0 or absent: the default page)."""
-    size = request.get("maxResults") or DEFAULT_PAGE
-    token = request.get("nextToken")
-    if token is None:
-        return 0, size
-    try:
-        offset = int(base64.urlsafe_b64decode(token.encode()).decode().removeprefix("offset:"))
-        if offset < 0:
-            raise ValueError(offset)
-    except ValueError:
-        raise ApiError("InvalidToken", f"Invalid Token: '{token}'") from None
-    return offset, size
-
-
-def _paged(queryset, request: dict, key: str, item: Callable[[Any], dict]) -> dict:
-    offset, size = _page(request)
-    rows = list(queryset[offset:offset + size + 1])
-    result = {key: [item(row) for row in rows[:size]]}
-    if len(rows) > size:
-        result["nextToken"] = base64.urlsafe_b64encode(f"offset:{offset + size}".encode()).decode()
-    return result
-
-
-def _split(machine_arn: str) -> tuple[str, str | None]:
-    """(machine name, version number or alias name) from a state machine ARN, or InvalidArn."""
-    prefix = arn("stateMachine", "")
-    parts = machine_arn[len(prefix):].split(":") if machine_arn.startswith(prefix) else []
-    if not parts or len(parts) > 2 or not all(parts):
-        raise ApiError("InvalidArn", f"Invalid Arn: '{machine_arn}'")
-    return parts[0], parts[1] if len(parts) == 2 else None
-
-
-def _machine(machine_arn: str) -> StateMachine:
-    """The state machine of an ARN without a version or alias."""
-    if _split(machine_arn)[1] is not None:
-        raise ApiError("InvalidArn", f"Invalid Arn: '{machine_arn}': a state machine ARN without a "
-                       "version or alias is expected here")
-    return runtime.get_state_machine(machine_arn)
-
-
-def _target(machine_arn: str, missing: type[Exception] | None = None):
-    """(machine, version, alias) for a machine, version or alias ARN. A version or alias that does
-    not exist raises `missing` (ResourceNotFound by default)."""
-    name, qualifier = _split(machine_arn)
-    machine = runtime.get_state_machine(arn("stateMachine", name))
-    if qualifier is None:
-        return machine, None, None
-    if qualifier.isdigit():
-        version = (machine.versions.filter(number=int(qualifier), deleted_at=None)
-                   .select_related("revision").first())
-        alias = None
-    else:
-        version, alias = None, machine.aliases.filter(name=qualifier).first()
-    if version is None and alias is None:
-        if missing is not None:
-            raise missing(f"State Machine Does Not Exist: '{machine_arn}'")
-        raise ApiError("ResourceNotFound", f"Resource not found: '{machine_arn}'")
-    return machine, version, alias
-
-
-def _version_of(alias: StateMachineAlias) -> StateMachineVersion:
-    """The version an execution through this alias runs: one of its routes, chosen by weight."""
-    point = random.uniform(0, 100)
-    routes = alias.routing
-    chosen = routes[-1]["version"]
-    for route in routes:
-        point -= route["weight"]
-        if point < 0:
-            chosen = route["version"]
-            break
-    return alias.machine.versions.select_related("revision").get(number=chosen)
-
-
-def _execution(execution_arn: str) -> Execution:
-    if not any(execution_arn.startswith(arn(kind, "")) for kind in ("execution", "express")):
-        raise ApiError("InvalidArn",
-                       f"Invalid Arn: 'Resource type not valid in this context: {execution_arn}'")
-    return runtime.get_execution(execution_arn)
-
-
-def _origin(execution: Execution) -> ExecutionOrigin | None:
-    try:
-        return execution.origin
-    except ExecutionOrigin.DoesNotExist:
-        return None
-
-
-def _role_arn(value: str | None) -> str | None:
-    if value is not None and not value.startswith("arn:"):
-        raise ApiError("InvalidArn", f"Invalid Arn: '{value}'")
-    return value
-
-
-_LOGGING_OFF = {"level": "OFF", "includeExecutionData": False}
-_TRACING_OFF = {"enabled": False}
 
 
 # -- state machines --------------------------------------------------------------------------------
@@ -293,25 +88,26 @@ def create_state_machine(request: dict) -> dict:
     with transaction.atomic():
         machine = runtime.create_state_machine(
             request["name"], request["definition"], request.get("type") or MachineType.STANDARD,
-            _role_arn(request["roleArn"]))
+            checked_role_arn(request["roleArn"]))
         for tag in tags:
             Tag.objects.update_or_create(machine=machine, key=tag.get("key", ""),
                                          defaults={"value": tag.get("value", "")})
-        version = _publish(machine, request.get("versionDescription")) if request.get("publish") else None
-    return _compact({"stateMachineArn": machine.arn, "creationDate": machine.created,
-                     "stateMachineVersionArn": version.arn if version else None})
+        publish = request.get("publish")
+        version = publish_version(machine, request.get("versionDescription")) if publish else None
+    return without_nulls({"stateMachineArn": machine.arn, "creationDate": machine.created,
+                          "stateMachineVersionArn": version.arn if version else None})
 
 
 def describe_state_machine(request: dict) -> dict:
-    machine, version, alias = _target(request["stateMachineArn"])
+    machine, version, alias = resolve_target(request["stateMachineArn"])
     if alias is not None:
         raise ApiError("InvalidArn", f"Invalid Arn: '{alias.arn}': describe an alias with "
                        "DescribeStateMachineAlias")
     described = {
         "stateMachineArn": machine.arn, "name": machine.name, "status": "ACTIVE",
         "definition": machine.definition, "roleArn": machine.role_arn, "type": machine.type,
-        "creationDate": machine.created, "loggingConfiguration": _LOGGING_OFF,
-        "tracingConfiguration": _TRACING_OFF, "revisionId": str(machine.revision),
+        "creationDate": machine.created, "loggingConfiguration": LOGGING_OFF,
+        "tracingConfiguration": TRACING_OFF, "revisionId": str(machine.revision),
     }
     if version is not None:
         described.update(stateMachineArn=version.arn, definition=version.revision.definition,
@@ -322,7 +118,7 @@ def describe_state_machine(request: dict) -> dict:
 
 
 def list_state_machines(request: dict) -> dict:
-    return _paged(StateMachine.objects.order_by("name"), request, "stateMachines", lambda machine: {
+    return paged(StateMachine.objects.order_by("name"), request, "stateMachines", lambda machine: {
         "stateMachineArn": machine.arn, "name": machine.name, "type": machine.type,
         "creationDate": machine.created,
     })
@@ -333,18 +129,19 @@ def update_state_machine(request: dict) -> dict:
                ("definition", "roleArn", "loggingConfiguration", "tracingConfiguration")):
         raise ApiError("MissingRequiredParameter", "Either the definition, the role ARN, the "
                        "LoggingConfiguration, or the TracingConfiguration must be specified")
-    machine = _machine(request["stateMachineArn"])
+    machine = unqualified_machine(request["stateMachineArn"])
     with transaction.atomic():
         machine = runtime.update_state_machine(machine, request.get("definition"),
-                                               _role_arn(request.get("roleArn")))
-        version = _publish(machine, request.get("versionDescription")) if request.get("publish") else None
-    return _compact({"updateDate": machine.updated, "revisionId": str(machine.revision),
-                     "stateMachineVersionArn": version.arn if version else None})
+                                               checked_role_arn(request.get("roleArn")))
+        publish = request.get("publish")
+        version = publish_version(machine, request.get("versionDescription")) if publish else None
+    return without_nulls({"updateDate": machine.updated, "revisionId": str(machine.revision),
+                          "stateMachineVersionArn": version.arn if version else None})
 
 
 def delete_state_machine(request: dict) -> dict:
     try:
-        machine = _machine(request["stateMachineArn"])
+        machine = unqualified_machine(request["stateMachineArn"])
     except runtime.StateMachineDoesNotExist:
         return {}  # AWS: deleting a machine that does not exist succeeds
     runtime.delete_state_machine(machine)
@@ -352,14 +149,14 @@ def delete_state_machine(request: dict) -> dict:
 
 
 def describe_state_machine_for_execution(request: dict) -> dict:
-    execution = _execution(request["executionArn"])
+    execution = execution_by_arn(request["executionArn"])
     machine = execution.machine
-    origin = _origin(execution)
+    origin = origin_of(execution)
     described = {
         "stateMachineArn": origin.version_arn if origin else machine.arn, "name": machine.name,
         "definition": execution.revision.definition,
         "roleArn": machine.role_arn, "updateDate": execution.revision.created,
-        "loggingConfiguration": _LOGGING_OFF, "tracingConfiguration": _TRACING_OFF,
+        "loggingConfiguration": LOGGING_OFF, "tracingConfiguration": TRACING_OFF,
         "revisionId": str(execution.revision.number),
     }
     if execution.map_run_id is not None:  # a Map Run's child runs the Map's ItemProcessor
@@ -377,159 +174,19 @@ def validate_state_machine_definition(request: dict) -> dict:
     limit = request.get("maxResults") or 100
     problems = list(iter_problems(request["definition"], state_machine_type=machine_type))
     shown = [problem for problem in problems if problem.severity in wanted]
-    diagnostics = [_compact({"severity": problem.severity, "code": problem.code, "message": problem.message,
-                             "location": problem.path}) for problem in shown[:limit]]
+    diagnostics = [without_nulls({"severity": problem.severity, "code": problem.code,
+                                  "message": problem.message, "location": problem.path})
+                   for problem in shown[:limit]]
     failed = any(problem.severity == "ERROR" for problem in problems)
     return {"result": "FAIL" if failed else "OK", "diagnostics": diagnostics, "truncated": len(shown) > limit}
-
-
-# -- versions and aliases --------------------------------------------------------------------------
-def _publish(machine: StateMachine, description: str | None = None,
-             revision_id: str | None = None) -> StateMachineVersion:
-    """A version of the machine's current revision. Publishing a revision that the latest version
-    already pins returns that version, as on AWS; numbers are never reused."""
-    with transaction.atomic():
-        machine = StateMachine.objects.select_for_update().get(pk=machine.pk)
-        if revision_id is not None and revision_id != str(machine.revision):
-            raise ApiError("ConflictException", f"Failed to publish the State Machine version: revisionId "
-                           f"'{revision_id}' is not the current revision ('{machine.revision}')")
-        revision = machine.current_revision()
-        latest = StateMachineVersion.objects.filter(machine=machine).order_by("-number").first()
-        if latest is not None and latest.deleted_at is None and latest.revision_id == revision.pk:
-            return latest
-        return StateMachineVersion.objects.create(
-            machine=machine, number=(latest.number + 1) if latest else 1, revision=revision,
-            description=description or "")
-
-
-def publish_state_machine_version(request: dict) -> dict:
-    machine = _machine(request["stateMachineArn"])
-    version = _publish(machine, request.get("description"), request.get("revisionId"))
-    return {"creationDate": version.created, "stateMachineVersionArn": version.arn}
-
-
-def list_state_machine_versions(request: dict) -> dict:
-    machine = _machine(request["stateMachineArn"])
-    versions = machine.versions.filter(deleted_at=None).select_related("machine").order_by("-number")
-    return _paged(versions, request, "stateMachineVersions", lambda version: {
-        "stateMachineVersionArn": version.arn, "creationDate": version.created})
-
-
-def delete_state_machine_version(request: dict) -> dict:
-    version_arn = request["stateMachineVersionArn"]
-    name, qualifier = _split(version_arn)
-    if qualifier is None or not qualifier.isdigit():
-        raise ApiError("ValidationException", f"Invalid State Machine Version Arn: '{version_arn}'")
-    version = StateMachineVersion.objects.filter(
-        machine__name=name, number=int(qualifier), deleted_at=None).select_related("machine").first()
-    if version is None:
-        return {}  # AWS: deleting a version that does not exist succeeds
-    referring = [alias.arn for alias in version.machine.aliases.all()
-                 if any(route["version"] == version.number for route in alias.routing)]
-    if referring:
-        raise ApiError("ConflictException", "Version to be deleted must not be referenced by an alias. "
-                       f"Current list of aliases referencing this version: {referring}")
-    version.deleted_at = runtime._datetime(runtime.now())
-    version.save(update_fields=["deleted_at"])
-    return {}
-
-
-def _routing(machine: StateMachine | None, routes: list[dict]) -> tuple[StateMachine, list[dict]]:
-    """Check a routing configuration: one or two versions of one machine, weights adding up to 100."""
-    checked = []
-    for route in routes:
-        version_arn = route["stateMachineVersionArn"]
-        name, qualifier = _split(version_arn)
-        if qualifier is None or not qualifier.isdigit():
-            raise ApiError("ValidationException", f"Invalid State Machine Version Arn: '{version_arn}'")
-        if machine is not None and name != machine.name:
-            raise ApiError("ValidationException", "Routing configuration must contain state machine "
-                           "versions of the same state machine")
-        version = StateMachineVersion.objects.filter(
-            machine__name=name, number=int(qualifier), deleted_at=None).select_related("machine").first()
-        if version is None:
-            raise ApiError("ResourceNotFound", f"Resource not found: '{version_arn}'")
-        machine = version.machine
-        checked.append({"version": version.number, "weight": route["weight"]})
-    if len({route["version"] for route in checked}) != len(checked):
-        raise ApiError("ValidationException", "Routing configuration must contain distinct state machine "
-                       "versions")
-    if sum(route["weight"] for route in checked) != 100:
-        raise ApiError("ValidationException", "Sum of routing configuration weights must be equal to 100")
-    return machine, checked
-
-
-def _alias(alias_arn: str) -> StateMachineAlias:
-    name, qualifier = _split(alias_arn)
-    if qualifier is None or qualifier.isdigit():
-        raise ApiError("InvalidArn", f"Invalid Arn: '{alias_arn}': not a state machine alias ARN")
-    alias = (StateMachineAlias.objects.filter(machine__name=name, name=qualifier)
-             .select_related("machine").first())
-    if alias is None:
-        raise ApiError("ResourceNotFound", f"Resource not found: '{alias_arn}'")
-    return alias
-
-
-def _routes_out(alias: StateMachineAlias) -> list[dict]:
-    return [{"stateMachineVersionArn": f"{alias.machine.arn}:{route['version']}", "weight": route["weight"]}
-            for route in alias.routing]
-
-
-def create_state_machine_alias(request: dict) -> dict:
-    machine, routing = _routing(None, request["routingConfiguration"])
-    try:
-        with transaction.atomic():
-            alias = StateMachineAlias.objects.create(machine=machine, name=request["name"], routing=routing,
-                                                     description=request.get("description") or "")
-    except IntegrityError:
-        existing = machine.aliases.get(name=request["name"])
-        if existing.routing == routing and existing.description == (request.get("description") or ""):
-            alias = existing  # AWS: creating the same alias again is idempotent
-        else:
-            raise ApiError("ConflictException", f"Alias already exists: '{existing.arn}'") from None
-    return {"stateMachineAliasArn": alias.arn, "creationDate": alias.created}
-
-
-def describe_state_machine_alias(request: dict) -> dict:
-    alias = _alias(request["stateMachineAliasArn"])
-    return _compact({
-        "stateMachineAliasArn": alias.arn, "name": alias.name, "description": alias.description or None,
-        "routingConfiguration": _routes_out(alias), "creationDate": alias.created,
-        "updateDate": alias.updated,
-    })
-
-
-def update_state_machine_alias(request: dict) -> dict:
-    alias = _alias(request["stateMachineAliasArn"])
-    if request.get("description") is None and request.get("routingConfiguration") is None:
-        raise ApiError("ValidationException", "Either the description or the routing configuration "
-                       "must be specified")
-    if request.get("routingConfiguration") is not None:
-        _, alias.routing = _routing(alias.machine, request["routingConfiguration"])
-    if request.get("description") is not None:
-        alias.description = request["description"]
-    alias.save()
-    return {"updateDate": alias.updated}
-
-
-def delete_state_machine_alias(request: dict) -> dict:
-    _alias(request["stateMachineAliasArn"]).delete()
-    return {}
-
-
-def list_state_machine_aliases(request: dict) -> dict:
-    machine = _machine(request["stateMachineArn"])
-    aliases = machine.aliases.select_related("machine").order_by("name")
-    return _paged(aliases, request, "stateMachineAliases", lambda alias: {
-        "stateMachineAliasArn": alias.arn, "creationDate": alias.created})
 
 
 # -- executions ------------------------------------------------------------------------------------
 def _start_target(request: dict):
     """(machine, version, alias) an execution starts with; an alias picks one of its versions."""
-    machine, version, alias = _target(request["stateMachineArn"], runtime.StateMachineDoesNotExist)
+    machine, version, alias = resolve_target(request["stateMachineArn"], runtime.StateMachineDoesNotExist)
     if alias is not None:
-        version = _version_of(alias)
+        version = routed_version(alias)
     return machine, version, alias
 
 
@@ -554,7 +211,7 @@ def start_sync_execution(request: dict) -> dict:
                                            revision=version.revision if version else None)
     _record_origin(execution, version, alias)
     duration_ms = (execution.stop_date - execution.start_date).total_seconds() * 1000
-    return _compact({
+    return without_nulls({
         "executionArn": execution.arn, "stateMachineArn": request["stateMachineArn"], "name": execution.name,
         "startDate": execution.start_date, "stopDate": execution.stop_date, "status": execution.status,
         "error": execution.error, "cause": execution.cause,
@@ -574,15 +231,15 @@ def _redrive_status(execution: Execution) -> tuple[str, str | None]:
 
 
 def _origin_fields(execution: Execution) -> dict:
-    origin = _origin(execution)
+    origin = origin_of(execution)
     if origin is None:
         return {}
-    return _compact({"stateMachineVersionArn": origin.version_arn,
-                     "stateMachineAliasArn": origin.alias_arn or None})
+    return without_nulls({"stateMachineVersionArn": origin.version_arn,
+                          "stateMachineAliasArn": origin.alias_arn or None})
 
 
 def describe_execution(request: dict) -> dict:
-    execution = _execution(request["executionArn"])
+    execution = execution_by_arn(request["executionArn"])
     data = execution.to_dict()
     status, reason = _redrive_status(execution)
     data["redriveStatus"] = status
@@ -593,7 +250,7 @@ def describe_execution(request: dict) -> dict:
 
 
 def _execution_item(execution: Execution) -> dict:
-    return _compact({
+    return without_nulls({
         "executionArn": execution.arn, "stateMachineArn": execution.state_machine_arn, "name": execution.name,
         "status": execution.status, "startDate": execution.start_date, "stopDate": execution.stop_date,
         "redriveCount": execution.redrive_count, "redriveDate": execution.redrive_date,
@@ -610,7 +267,7 @@ def list_executions(request: dict) -> dict:
         return _list_map_run_executions(request)
     if not request.get("stateMachineArn"):
         raise ApiError("ValidationException", "Must provide a StateMachine ARN or MapRun ARN")
-    machine, version, alias = _target(request["stateMachineArn"])
+    machine, version, alias = resolve_target(request["stateMachineArn"])
     if machine.type == MachineType.EXPRESS:
         raise runtime.StateMachineTypeNotSupported(
             "This operation is not supported by this type of state machine")
@@ -626,7 +283,7 @@ def list_executions(request: dict) -> dict:
         executions = executions.filter(redrive_count__gt=0)
     elif request.get("redriveFilter") == "NOT_REDRIVEN":
         executions = executions.filter(redrive_count=0)
-    return _paged(executions.order_by("-start_date", "-id"), request, "executions", _execution_item)
+    return paged(executions.order_by("-start_date", "-id"), request, "executions", _execution_item)
 
 
 def _list_map_run_executions(request: dict) -> dict:
@@ -640,11 +297,11 @@ def _list_map_run_executions(request: dict) -> dict:
         executions = executions.filter(redrive_count__gt=0)
     elif request.get("redriveFilter") == "NOT_REDRIVEN":
         executions = executions.filter(redrive_count=0)
-    return _paged(executions.order_by("-start_date", "-id"), request, "executions", _execution_item)
+    return paged(executions.order_by("-start_date", "-id"), request, "executions", _execution_item)
 
 
 def get_execution_history(request: dict) -> dict:
-    execution = _execution(request["executionArn"])
+    execution = execution_by_arn(request["executionArn"])
     if execution.type == MachineType.EXPRESS:
         raise ApiError("InvalidArn", f"Invalid Arn: '{execution.arn}': Express executions keep no history "
                        "(GetExecutionHistory is not supported by EXPRESS state machines)")
@@ -661,17 +318,17 @@ def get_execution_history(request: dict) -> dict:
                         details.pop(field, None)
         return data
 
-    return _paged(events, request, "events", item)
+    return paged(events, request, "events", item)
 
 
 def stop_execution(request: dict) -> dict:
-    execution = _execution(request["executionArn"])
+    execution = execution_by_arn(request["executionArn"])
     execution = runtime.stop_execution(execution, request.get("error"), request.get("cause"))
     return {"stopDate": execution.stop_date}
 
 
 def redrive_execution(request: dict) -> dict:
-    execution = _execution(request["executionArn"])
+    execution = execution_by_arn(request["executionArn"])
     execution = runtime.redrive_execution(execution)
     return {"redriveDate": execution.redrive_date}
 
@@ -691,10 +348,10 @@ def describe_map_run(request: dict) -> dict:
 
 
 def list_map_runs(request: dict) -> dict:
-    execution = _execution(request["executionArn"])
+    execution = execution_by_arn(request["executionArn"])
     map_runs = (MapRun.objects.filter(execution=execution).select_related("execution__machine")
                 .order_by("-start_date", "-id"))
-    return _paged(map_runs, request, "mapRuns", lambda map_run: _compact({
+    return paged(map_runs, request, "mapRuns", lambda map_run: without_nulls({
         "executionArn": execution.arn, "mapRunArn": map_run.arn,
         "stateMachineArn": map_run.state_machine_arn, "startDate": map_run.start_date,
         "stopDate": map_run.stop_date}))
@@ -710,37 +367,6 @@ def update_map_run(request: dict) -> dict:
     runtime.update_map_run(map_run, changes["maxConcurrency"], changes["toleratedFailureCount"],
                            changes["toleratedFailurePercentage"])
     return {}
-
-
-# -- tags ------------------------------------------------------------------------------------------
-def _tagged(resource_arn: str) -> StateMachine:
-    try:
-        return _machine(resource_arn)
-    except runtime.StateMachineDoesNotExist:
-        raise ApiError("ResourceNotFound", f"Resource not found: '{resource_arn}'") from None
-
-
-def tag_resource(request: dict) -> dict:
-    machine = _tagged(request["resourceArn"])
-    new_keys = {tag.get("key") for tag in request["tags"]}
-    existing = set(machine.tags.values_list("key", flat=True))
-    if len(existing | new_keys) > MAX_TAGS:
-        raise ApiError("TooManyTags", f"Too many tags: a resource has at most {MAX_TAGS}")
-    for tag in request["tags"]:
-        Tag.objects.update_or_create(machine=machine, key=tag.get("key", ""),
-                                     defaults={"value": tag.get("value", "")})
-    return {}
-
-
-def untag_resource(request: dict) -> dict:
-    machine = _tagged(request["resourceArn"])
-    machine.tags.filter(key__in=request["tagKeys"]).delete()
-    return {}
-
-
-def list_tags_for_resource(request: dict) -> dict:
-    machine = _tagged(request["resourceArn"])
-    return {"tags": [{"key": tag.key, "value": tag.value} for tag in machine.tags.all()]}
 
 
 # -- TestState -------------------------------------------------------------------------------------
@@ -801,7 +427,7 @@ HANDLERS: dict[str, Callable[[dict], dict]] = {
 
 # -- the endpoint ----------------------------------------------------------------------------------
 def _respond(data: dict, status: int = 200) -> HttpResponse:
-    body = json.dumps(data, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+    body = json.dumps(data, default=json_default, ensure_ascii=False, separators=(",", ":"))
     return HttpResponse(body, status=status, content_type=CONTENT_TYPE)
 
 
@@ -821,7 +447,8 @@ def handle(request: HttpRequest) -> HttpResponse:
     body = request.body
     headers = {name.lower(): value for name, value in request.headers.items()}
     try:
-        sigv4.verify(request.method, request.path, request.META.get("QUERY_STRING", ""), headers, body)
+        sigv4.verify(request.method, request.path, request.META.get("QUERY_STRING", ""), headers, body,
+                     AccessKey.find_active)
     except sigv4.AuthError as error:
         return _error(ApiError(error.code, error.message))
     target = headers.get("x-amz-target", "")

@@ -52,10 +52,15 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
-from engine.errors import DATA_LIMIT_EXCEEDED, RUNTIME, TASK_FAILED, TIMEOUT
-from engine.integrations import integration
-from engine.limits import MAX_PAYLOAD_BYTES
-from engine.runner import TaskFailed
+from engine import (
+    DATA_LIMIT_EXCEEDED,
+    MAX_PAYLOAD_BYTES,
+    RUNTIME,
+    TASK_FAILED,
+    TIMEOUT,
+    TaskFailed,
+    integration,
+)
 
 Handler = Callable[[Any, Any], Any]
 

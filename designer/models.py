@@ -4,12 +4,14 @@ Models own data and how it is named (ARNs, `to_dict()`); querysets own lists. No
 an execution's status: designer/runtime.py is the one place that does, one transaction per step.
 """
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-from engine.history import details_key, to_aws
+from engine import details_key, to_aws
 
 
 def arn(kind: str, *parts: str) -> str:
@@ -398,6 +400,16 @@ class AccessKey(models.Model):
         from designer.sigv4 import decrypt_secret
 
         return decrypt_secret(self.secret_encrypted)
+
+    @classmethod
+    def find_active(cls, access_key_id: str) -> "AccessKey | None":
+        """The active key with this id, with its user (what a signed API request is checked against)."""
+        return cls.objects.active().select_related("user").filter(access_key_id=access_key_id).first()
+
+    def note_use(self, now) -> None:
+        """Remember when the key was last used, to the minute: one UPDATE a minute, not one a request."""
+        if self.last_used is None or now - self.last_used > timedelta(minutes=1):
+            type(self).objects.filter(pk=self.pk).update(last_used=now)
 
 
 class Tag(models.Model):

@@ -47,6 +47,7 @@ from django.conf import settings
 from django.db import DataError, IntegrityError, connections, transaction
 from django.db.models import F
 
+from designer import queue
 from designer.models import (
     AttemptStatus,
     Execution,
@@ -60,14 +61,25 @@ from designer.models import (
     TaskAttempt,
     arn,
 )
+from engine import (
+    FAILED,
+    MAX_HISTORY_EVENTS,
+    MAX_PAYLOAD_BYTES,
+    RUNNING,
+    RUNTIME,
+    TASK_FAILED,
+    TIMEOUT,
+    ExecutionOptions,
+    TaskFailed,
+    compile_definition,
+    details_key,
+    format_invalid_definition,
+    iter_problems,
+    json_text,
+    jsontext,
+)
 from engine import Execution as EngineExecution
-from engine import ExecutionOptions, TaskFailed, compile_definition, iter_problems, jsontext
 from engine import InvalidDefinition as EngineInvalidDefinition
-from engine.errors import RUNTIME, TASK_FAILED, TIMEOUT
-from engine.history import details_key, json_text
-from engine.interpreter import FAILED, RUNNING, iteration_machine_key
-from engine.limits import MAX_HISTORY_EVENTS, MAX_PAYLOAD_BYTES
-from engine.states import task_started
 
 log = logging.getLogger(__name__)
 
@@ -184,8 +196,6 @@ def check_definition(definition_text: str, machine_type: str = MachineType.STAND
     problems = [problem for problem in iter_problems(definition_text, state_machine_type=machine_type)
                 if problem.severity == "ERROR"]
     if problems:
-        from engine.validate import format_invalid_definition
-
         raise InvalidDefinition(format_invalid_definition(problems), problems)
     try:
         definition = jsontext.loads(definition_text)
@@ -340,8 +350,6 @@ def start_execution(machine: StateMachine, input_text: str | None = None, name: 
     express = machine.type == MachineType.EXPRESS
     execution_arn = (arn("express", machine.name, name, str(uuid.uuid4())) if express
                      else arn("execution", machine.name, name))
-    from designer import tasks
-
     started = now()
     with transaction.atomic():
         if not express:
@@ -355,7 +363,7 @@ def start_execution(machine: StateMachine, input_text: str | None = None, name: 
                         input=input_text, start_date=_datetime(started), parent=parent)
         if express:
             row.save()
-            tasks.run_express.enqueue(row.pk)
+            queue.enqueue("run_express", row.pk)
             _ensure_sweeper()
             return row
         compiled = _compiled(revision, machine.type)
@@ -374,9 +382,9 @@ def start_execution(machine: StateMachine, input_text: str | None = None, name: 
                 raise ExecutionAlreadyExists(f"Execution Already Exists: '{execution_arn}'") from None
             raise InvalidExecutionInput(f"Invalid State Machine Execution Input: it cannot be saved "
                                         f"({type(error).__name__}: {error})") from None
-        tasks.advance.enqueue(row.pk, row.version)
+        queue.enqueue("advance", row.pk, row.version)
         deadline = started + _time_limit(compiled)
-        tasks.execution_timeout.using(run_after=_real(deadline)).enqueue(row.pk)
+        queue.enqueue("execution_timeout", row.pk, run_after=_real(deadline))
         _ensure_sweeper()
     return row
 
@@ -479,28 +487,24 @@ def _load(row: Execution) -> EngineExecution:
 
 def _run_and_save(row: Execution, ex: EngineExecution, wakeup: dict | None = None, *,
                   hint_parent: bool = True, writes: _Writes | None = None) -> None:
-    from designer import tasks
-
     previous_snapshot = row.snapshot
     tracks_map_runs = _has_distributed_map(ex)
     fanouts_before = _distributed_fanouts(ex) if tracks_map_runs else {}
-    new = ex.run(max_transitions=BATCH_TRANSITIONS)
-    if ex.event_count >= MAX_HISTORY_EVENTS and ex.status is RUNNING:
-        _history_limit_reached(ex)
-    if ex.cancelled and tracks_map_runs:
+    new = ex.run(max_transitions=BATCH_TRANSITIONS, history_limit=MAX_HISTORY_EVENTS)
+    withdrawn = ex.take_withdrawn()
+    if withdrawn and tracks_map_runs:
         # Child rows before the Map Run row, the order a finishing child locks them in (no deadlock).
-        _withdraw_children(row, ex.cancelled)
+        _withdraw_children(row, withdrawn)
     map_runs = _track_map_runs(row, ex, fanouts_before) if tracks_map_runs else {}
     if writes is None:
         _insert_history(_history_rows(row, ex))
     else:
         writes.history += _history_rows(row, ex)
-    if ex.cancelled:
-        TaskAttempt.objects.open().filter(execution=row, frame__in=ex.cancelled).update(
+    if withdrawn:
+        TaskAttempt.objects.open().filter(execution=row, frame__in=withdrawn).update(
             status=AttemptStatus.ABANDONED, finished_at=_wall())
-        ex.cancelled.clear()
     changes = {"snapshot": ex.to_snapshot(), "event_count": ex.event_count}
-    if ex.status is not RUNNING:
+    if ex.status != RUNNING:
         changes.update(status=ex.status, stop_date=_datetime(now()), error=ex.error, cause=ex.cause,
                        output=jsontext.dumps(ex.output) if ex.status == ExecutionStatus.SUCCEEDED else None,
                        last_running_snapshot={"snapshot": previous_snapshot, "wakeup": wakeup or {}})
@@ -513,7 +517,7 @@ def _run_and_save(row: Execution, ex: EngineExecution, wakeup: dict | None = Non
     row.version += 1
     for field, value in changes.items():
         setattr(row, field, value)
-    if ex.status is not RUNNING:
+    if ex.status != RUNNING:
         if row.map_run_id is not None and hint_parent:  # a Map Run's child: its parent takes the outcome
             _hint_delivery(row.map_run_id, row.parent_id)
         return
@@ -526,24 +530,14 @@ def _run_and_save(row: Execution, ex: EngineExecution, wakeup: dict | None = Non
                 execution=row, frame=suspension.frame, state_name=suspension.state_name,
                 resource=suspension.resource or "", attempt=suspension.attempt,
                 timeout_seconds=suspension.timeout_seconds, scheduled_at=_wall())
-            tasks.run_attempt.enqueue(attempt.pk)
+            queue.enqueue("run_attempt", attempt.pk)
         elif suspension.kind == "wait":
-            wake = tasks.wake.using(run_after=_real(suspension.until))
-            wake.enqueue(row.pk, suspension.frame, suspension.until)
+            until = suspension.until
+            queue.enqueue("wake", row.pk, suspension.frame, until, run_after=_real(until))
         elif suspension.kind != "child":  # pragma: no cover - the engine makes no other kind so far
             log.error("execution %s: unknown suspension kind %r", row.pk, suspension.kind)
-    if ex.runnable:  # the batch ran out of transitions: continue in a fresh step
-        tasks.advance.enqueue(row.pk, row.version)
-
-
-def _history_limit_reached(ex: EngineExecution) -> None:
-    """AWS keeps at most 25,000 history events: the execution fails with the last one."""
-    last = MAX_HISTORY_EVENTS - 1
-    ex.events[:] = [event for event in ex.events if event["id"] <= last]
-    ex.event_count = last
-    ex.finish(FAILED, error=RUNTIME, cause=(
-        f"The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS}). "
-        "Split the work across executions (a Distributed Map, or a new execution that continues it)."))
+    if ex.has_runnable():  # the batch ran out of transitions: continue in a fresh step
+        queue.enqueue("advance", row.pk, row.version)
 
 
 def _history_rows(row: Execution, ex: EngineExecution) -> list[tuple]:
@@ -596,51 +590,41 @@ DELIVERY_PAGE = 1000
 
 
 def _has_distributed_map(ex: EngineExecution) -> bool:
-    return any(state.distributed for machine in ex.machines.values() for state in machine.states.values())
+    return ex.uses_distributed_map()
 
 
 def _distributed_fanouts(ex: EngineExecution) -> dict[int, Any]:
-    """{frame id: Fanout} of the DISTRIBUTED Map states running now. A Fanout object lives as long as
-    one run of its Map, so comparing identities before and after a step tells which runs began or
+    """{frame id: the engine's view of a Map Run} of the DISTRIBUTED Map states running now. A view
+    stays bound to one run of its Map: `same_run` before and after a step tells which runs began or
     ended in it."""
-    return {frame_id: frame.fanout for frame_id, frame in ex.frames.items()
-            if frame.fanout is not None and frame.fanout.kind == "Map" and frame.state.distributed}
+    return ex.map_runs()
 
 
 def _map_run_outcome(fan) -> str:
-    """How a Map Run that ended in this step ended, from the Map's bookkeeping."""
-    if fan.error is not None:
-        return MapRunStatus.FAILED
-    if fan.completed >= fan.total:
-        return MapRunStatus.SUCCEEDED
-    return MapRunStatus.ABORTED  # withdrawn: the execution stopped, or a sibling branch failed
+    """How a Map Run that ended in this step ended (ABORTED: withdrawn, the execution stopped or a
+    sibling branch failed)."""
+    return MapRunStatus(fan.outcome)
 
 
 def _track_map_runs(row: Execution, ex: EngineExecution, before: dict[int, Any]) -> dict[int, MapRun]:
     """Close the Map Runs that ended in this step, open the ones that began, and give the new ones'
     MapRunStarted events their ARN. Returns the running Map Runs by the frame that runs them."""
-    after = _distributed_fanouts(ex) if ex.status is RUNNING else {}
-    ended = {frame_id: fan for frame_id, fan in before.items() if after.get(frame_id) is not fan}
+    after = _distributed_fanouts(ex) if ex.status == RUNNING else {}
+    ended = {frame_id: fan for frame_id, fan in before.items() if not fan.same_run(after.get(frame_id))}
     stopped = _datetime(now())
     for frame_id, fan in ended.items():
         MapRun.objects.filter(execution=row, frame=frame_id, status=MapRunStatus.RUNNING).update(
             status=_map_run_outcome(fan), stop_date=stopped)
-    started = [(frame_id, fan) for frame_id, fan in after.items() if before.get(frame_id) is not fan]
+    started = [(frame_id, fan) for frame_id, fan in after.items() if not fan.same_run(before.get(frame_id))]
     fresh = []
     for frame_id, fan in started:
-        frame = ex.frames[frame_id]
-        state = frame.state
-        processor = state.raw.get("ItemProcessor") or state.raw.get("Iterator") or {}
-        execution_type = (processor.get("ProcessorConfig") or {}).get("ExecutionType") or MachineType.STANDARD
-        label = state.label or state.name
-        machine_key = iteration_machine_key(frame.machine_key, state.name)
+        label = fan.label
         fresh.append(MapRun(
-            execution=row, frame=frame_id, state_name=state.name, label=label,
+            execution=row, frame=frame_id, state_name=fan.state_name, label=label,
             arn=arn("mapRun", f"{row.machine.name}/{label}", str(uuid.uuid4())),
-            execution_type=execution_type, definition=json.dumps(ex.child_definition(machine_key)),
-            max_concurrency=0 if fan.limit == float("inf") else int(fan.limit),
-            tolerated_failure_count=fan.tolerated_count or 0,
-            tolerated_failure_percentage=fan.tolerated_percentage or 0.0,
+            execution_type=fan.execution_type, definition=json.dumps(fan.child_definition),
+            max_concurrency=fan.max_concurrency, tolerated_failure_count=fan.tolerated_failure_count,
+            tolerated_failure_percentage=fan.tolerated_failure_percentage,
             total=fan.total, start_date=stopped))
     for map_run in fresh:
         map_run.save()
@@ -671,13 +655,10 @@ def _name_map_run_events(ex: EngineExecution, fresh: list[MapRun]) -> None:
 def _start_children(row: Execution, ex: EngineExecution, suspensions: list, map_runs: dict[int, MapRun]):
     """Create a child execution for each "child" suspension, inside the parent's step: Standard
     children are started by their first `advance`, Express ones run in one worker."""
-    from designer import tasks
-
     started = _datetime(now())
     children = []
     for suspension in suspensions:
-        map_frame = ex.frames[suspension.frame].parent
-        map_run = map_runs[map_frame.id]
+        map_run = map_runs[ex.map_frame_of(suspension.frame)]
         name = str(uuid.uuid4())
         express = map_run.execution_type == MachineType.EXPRESS
         machine_name = f"{row.machine.name}/{map_run.label}"
@@ -693,9 +674,10 @@ def _start_children(row: Execution, ex: EngineExecution, suspensions: list, map_
         ids = dict(Execution.objects.filter(arn__in=arns).values_list("arn", "pk"))
         for child in children:
             child.pk = ids[child.arn]
-    _enqueue_many(tasks.run_express, [(child.pk,) for child in children if child.type == MachineType.EXPRESS])
+    express = [(child.pk,) for child in children if child.type == MachineType.EXPRESS]
+    _enqueue_many(queue.task("run_express"), express)
     standard = [child.pk for child in children if child.type != MachineType.EXPRESS]
-    _enqueue_many(tasks.start_children, [(chunk,) for chunk in _child_batches(standard)])
+    _enqueue_many(queue.task("start_children"), [(chunk,) for chunk in _child_batches(standard)])
     if len(children) >= ANALYZE_AFTER_ROWS:
         transaction.on_commit(_refresh_planner_statistics)
 
@@ -748,17 +730,15 @@ def _hint_delivery(map_run_id: int, parent_id: int) -> None:
     that finishing children do not commit one after another. The hint goes to the back of the queue:
     while children keep the workers busy, one parent step takes many of them (each parent step loads
     the Map's whole bookkeeping)."""
-    from designer import tasks
-
     map_run = MapRun.objects.filter(pk=map_run_id)
     if map_run.values_list("delivery_queued", flat=True).first():
         if not _flag_still_set(map_run_id):  # just cleared: one more hint, and no lock upgrade
-            tasks.deliver_children.enqueue(parent_id)
+            queue.enqueue("deliver_children", parent_id)
         return
     if map_run.select_for_update().values_list("delivery_queued", flat=True).first():
         return  # another child queued it meanwhile; our lock keeps its reading after our commit
     map_run.update(delivery_queued=True)
-    tasks.deliver_children.enqueue(parent_id)
+    queue.enqueue("deliver_children", parent_id)
 
 
 def _flag_still_set(map_run_id: int) -> bool:
@@ -776,22 +756,18 @@ def _flag_still_set(map_run_id: int) -> bool:
 
 def _deliver_forgotten_children() -> int:
     """The sweep's part for Map Runs: hint parents with children finished a while ago and not taken."""
-    from designer import tasks
-
     late = _datetime(now()) - timedelta(seconds=sweep_period())
     parents = list(Execution.objects.filter(
         reported=False, parent__isnull=False, parent__status=ExecutionStatus.RUNNING, stop_date__lt=late)
         .order_by().values_list("parent_id", flat=True).distinct()[:100])
     for parent_id in parents:
-        tasks.deliver_children.enqueue(parent_id)
+        queue.enqueue("deliver_children", parent_id)
     return len(parents)
 
 
 def _withdraw_children(row: Execution, frames: list[int]) -> None:
     """Children the parent no longer waits for (the Map failed, the execution stopped): their
     outcome is not wanted, and those still running are stopped (ABORTED)."""
-    from designer import tasks
-
     withdrawn = Execution.objects.filter(parent=row, parent_frame__in=frames, reported=False)
     running = list(withdrawn.filter(status=ExecutionStatus.RUNNING).values_list("pk", "type"))
     withdrawn.update(reported=True)
@@ -802,7 +778,7 @@ def _withdraw_children(row: Execution, frames: list[int]) -> None:
             lease_expires_at=None)
     for pk, kind in running:
         if kind == MachineType.STANDARD:
-            tasks.abort_child.enqueue(pk)
+            queue.enqueue("abort_child", pk)
 
 
 def abort_child(execution_id: int) -> Execution | None:
@@ -959,8 +935,6 @@ def _first_step(ex: EngineExecution, row: Execution) -> bool | None:
 def deliver_children(parent_id: int) -> Execution | None:
     """Hand the outcomes of finished children to their parent, many in one parent step. A child is
     delivered once: it is marked `reported` in the same transaction; a duplicate hint finds nothing."""
-    from designer import tasks
-
     MapRun.objects.filter(execution_id=parent_id, delivery_queued=True).update(delivery_queued=False)
     undelivered = Execution.objects.filter(parent_id=parent_id, reported=False).exclude(
         status=ExecutionStatus.RUNNING)
@@ -976,7 +950,7 @@ def deliver_children(parent_id: int) -> Execution | None:
             return False
         delivered = False
         for child in finished:
-            suspension = ex.pending.get(child.parent_frame)
+            suspension = ex.suspension(child.parent_frame)
             if suspension is None or suspension.kind != "child":
                 continue  # withdrawn meanwhile
             if child.status == ExecutionStatus.SUCCEEDED:
@@ -989,7 +963,7 @@ def deliver_children(parent_id: int) -> Execution | None:
 
     result = _step(parent_id, apply, {"kind": "children"})
     if more:
-        tasks.deliver_children.enqueue(parent_id)
+        queue.enqueue("deliver_children", parent_id)
     return result
 
 
@@ -1032,22 +1006,9 @@ def update_map_run(map_run: MapRun, max_concurrency: int | None = None,
                    tolerated_failure_percentage: float | None = None) -> MapRun:
     """UpdateMapRun: a parent step changes the running Map's limits in the engine's snapshot; a
     higher MaxConcurrency starts more children at once, tolerance applies from the next failure."""
-    from engine.fanout import child_parked
-
     def apply(ex, row):
-        frame = ex.frames.get(map_run.frame)
-        fan = frame.fanout if frame is not None else None
-        if fan is None or fan.kind != "Map" or frame.state_name != map_run.state_name:
-            return False
-        if max_concurrency is not None:
-            fan.limit = max_concurrency or float("inf")
-        if tolerated_failure_count is not None:
-            fan.tolerated_count = tolerated_failure_count
-        if tolerated_failure_percentage is not None:
-            fan.tolerated_percentage = tolerated_failure_percentage
-        active = next(iter(fan.active), None)
-        if active is not None and active in ex.frames:  # start siblings up to the new limit
-            child_parked(ex, ex.frames[active])
+        return ex.update_map_run(map_run.frame, map_run.state_name, max_concurrency, tolerated_failure_count,
+                                 tolerated_failure_percentage)
 
     changes = {}
     if max_concurrency is not None:
@@ -1072,21 +1033,19 @@ def advance(execution_id: int, expected_version: int | None = None) -> Execution
     def apply(ex, row):
         if expected_version is not None and row.version != expected_version:
             return False
-        return bool(ex.runnable) or None
+        return ex.has_runnable() or None
 
     return _step(execution_id, apply)
 
 
 def resume_wait(execution_id: int, frame: int, until: float) -> Execution | None:
     """A Wait state's or a retry back-off's time has come."""
-    from designer import tasks
-
     def apply(ex, row):
-        suspension = ex.pending.get(frame)
+        suspension = ex.suspension(frame)
         if suspension is None or suspension.kind != "wait" or suspension.until != until:
             return False  # already resumed, or withdrawn
         if now() < until:  # early (clocks differ, or the queue ran it early): come back on time
-            tasks.wake.using(run_after=_real(until)).enqueue(execution_id, frame, until)
+            queue.enqueue("wake", execution_id, frame, until, run_after=_real(until))
             return False
         ex.resume_wait(frame)
 
@@ -1100,15 +1059,13 @@ def _time_limit(machine) -> float:
 
 def time_out(execution_id: int) -> Execution | None:
     """The state machine's TimeoutSeconds (or the one-year limit) has passed since the start."""
-    from designer import tasks
-
     def apply(ex, row):
         # A redriven execution's TimeoutSeconds counts from its redrive; the year from the start.
         started = (row.redrive_date or row.start_date).timestamp()
         deadline = min(started + _time_limit(ex.root_machine),
                        row.start_date.timestamp() + MAX_EXECUTION_SECONDS)
         if now() < deadline:
-            tasks.execution_timeout.using(run_after=_real(deadline)).enqueue(execution_id)
+            queue.enqueue("execution_timeout", execution_id, run_after=_real(deadline))
             return False
         ex.time_out()
 
@@ -1133,8 +1090,6 @@ def redrive_execution(execution: Execution) -> Execution:
     """RedriveExecution: continue a FAILED, ABORTED or TIMED_OUT Standard execution from the step that
     ended it. Steps that succeeded are not run again; the failed state (and any branch or iteration
     that was aborted with it) is entered again, with its input, and Retry counts start afresh."""
-    from designer import tasks
-
     if execution.type == MachineType.EXPRESS:
         raise StateMachineTypeNotSupported("This operation is not supported by EXPRESS state machines")
     with transaction.atomic():
@@ -1166,7 +1121,7 @@ def redrive_execution(execution: Execution) -> Execution:
         _ensure_sweeper()
         if ex.root_machine.timeout_seconds:
             deadline = now() + _time_limit(ex.root_machine)
-            tasks.execution_timeout.using(run_after=_real(deadline)).enqueue(row.pk)
+            queue.enqueue("execution_timeout", row.pk, run_after=_real(deadline))
     execution.refresh_from_db()
     return execution
 
@@ -1202,31 +1157,22 @@ def _redo(ex: EngineExecution, wakeup: dict) -> None:
     task or wait that was withdrawn with it, is entered again; a successful result is delivered again
     (the states after it run anew, and a Fail state fails again, as on AWS)."""
     kind, frame_id = wakeup.get("kind"), wakeup.get("frame")
-    if kind == "task" and wakeup.get("ok") and frame_id in ex.pending:
+    if kind == "task" and wakeup.get("ok") and ex.suspension(frame_id) is not None:
         attempt = TaskAttempt.objects.get(pk=wakeup["attempt"])
         ex.resume_task(frame_id, result=json.loads(attempt.result))
-    elif kind == "wait" and frame_id in ex.pending:
+    elif kind == "wait" and ex.suspension(frame_id) is not None:
         ex.resume_wait(frame_id)
-    for suspension in list(ex.pending.values()):
-        if suspension.kind == "child":
-            _redo_child(ex, suspension)
-            continue
-        frame = ex.frames[suspension.frame]
-        del ex.pending[suspension.frame]
-        frame.phase = None  # enter the state again: a new TaskScheduled, a new Wait
-        frame.retry_counts = None
-        ex.runnable.append(frame)
+    ex.redrive(lambda frame: _redo_child(ex, frame))
 
 
-def _redo_child(ex: EngineExecution, suspension) -> None:
-    """A Map Run's iteration on redrive: a child that succeeded gives its output again; any other
-    (failed, aborted, never finished) runs again as a new child execution."""
-    child = (Execution.objects.filter(parent__arn=ex.options.execution_arn, parent_frame=suspension.frame)
+def _redo_child(ex: EngineExecution, frame: int) -> tuple[Any] | None:
+    """A Map Run's iteration on redrive: a child that succeeded gives its output again (`(output,)`);
+    any other (failed, aborted, never finished) runs again as a new child execution (None)."""
+    child = (Execution.objects.filter(parent__arn=ex.options.execution_arn, parent_frame=frame)
              .order_by("-pk").first())
     if child is not None and child.status == ExecutionStatus.SUCCEEDED:
-        ex.resume_child(suspension.frame, output=json.loads(child.output))
-    else:
-        ex.fresh.append(suspension)  # `run` hands it out again: a new child execution
+        return (json.loads(child.output),)
+    return None
 
 
 def _reopen_map_runs(row: Execution, ex: EngineExecution) -> None:
@@ -1238,6 +1184,11 @@ def _reopen_map_runs(row: Execution, ex: EngineExecution) -> None:
 
 
 # -- work a dead worker dropped -------------------------------------------------------------------
+class WorkerLost(Exception):
+    """The worker running a Task attempt's queue row stopped: `sweep` marks that row FAILED with this
+    class (the queue can import it back), while the attempt's lease decides the attempt's outcome."""
+
+
 def sweep() -> int:
     """Give back to the queue the wake-ups a killed worker had claimed but not finished.
 
@@ -1281,10 +1232,8 @@ def _ensure_sweeper() -> None:
     """Keep one `sweep` row queued while there is work (started by any start; it stops when idle)."""
     from django_tasks_db.models import DBTaskResult
 
-    from designer import tasks
-
     if not DBTaskResult.objects.filter(task_path="designer.tasks.sweep", status="READY").exists():
-        tasks.sweep.using(run_after=_wall() + timedelta(seconds=sweep_period())).enqueue()
+        queue.enqueue("sweep", run_after=_wall() + timedelta(seconds=sweep_period()))
 
 
 def sweep_and_reschedule() -> None:
@@ -1317,8 +1266,6 @@ def _attempt_deadline(attempt: TaskAttempt) -> datetime:
 def claim_attempt(attempt_id: int, worker: str) -> TaskAttempt | None:
     """Mark the attempt RUNNING (with a lease) and record TaskStarted, in one transaction, before the
     function is called. Returns None if the attempt must not run (already run, or withdrawn)."""
-    from designer import tasks
-
     with transaction.atomic():
         attempt = (TaskAttempt.objects.select_for_update().select_related("execution")
                    .filter(pk=attempt_id, status=AttemptStatus.SCHEDULED).first())
@@ -1327,10 +1274,10 @@ def claim_attempt(attempt_id: int, worker: str) -> TaskAttempt | None:
         started = []
 
         def apply(ex, row):
-            suspension = ex.pending.get(attempt.frame)
+            suspension = ex.suspension(attempt.frame)
             if suspension is None or suspension.kind != "task":
                 return False
-            task_started(ex, ex.frames[attempt.frame])
+            ex.task_started(attempt.frame)
             started.append(True)
 
         _step(attempt.execution_id, apply)
@@ -1344,7 +1291,7 @@ def claim_attempt(attempt_id: int, worker: str) -> TaskAttempt | None:
         attempt.started_at = _wall()
         attempt.lease_expires_at = attempt.started_at + _lease()
         attempt.save(update_fields=["status", "worker", "started_at", "lease_expires_at"])
-        tasks.check_attempt.using(run_after=_attempt_deadline(attempt)).enqueue(attempt.pk)
+        queue.enqueue("check_attempt", attempt.pk, run_after=_attempt_deadline(attempt))
     return attempt
 
 
@@ -1363,7 +1310,7 @@ def finish_attempt(attempt_id: int, result: Any = None, error: str | None = None
         attempt.save(update_fields=["status", "finished_at", "error", "cause", "result"])
 
         def apply(ex, row):
-            suspension = ex.pending.get(attempt.frame)
+            suspension = ex.suspension(attempt.frame)
             if suspension is None or suspension.kind != "task":
                 return False
             if status == AttemptStatus.SUCCEEDED:
@@ -1463,7 +1410,7 @@ def _claim_with_parameters(attempt_id: int) -> tuple[TaskAttempt, Any] | None:
     attempt = claim_attempt(attempt_id, worker_id())
     if attempt is None:
         return None
-    return attempt, _load(attempt.execution).pending.get(attempt.frame).parameters
+    return attempt, _load(attempt.execution).suspension(attempt.frame).parameters
 
 
 def _call_in_pool_thread(attempt: TaskAttempt, parameters: Any, slots: threading.BoundedSemaphore) -> None:
@@ -1498,8 +1445,6 @@ def _call_and_finish(attempt: TaskAttempt, parameters: Any) -> None:
 
 def check_attempt(attempt_id: int) -> None:
     """Queued for when a running attempt's lease (or its TimeoutSeconds) runs out."""
-    from designer import tasks
-
     attempt = TaskAttempt.objects.filter(pk=attempt_id, status=AttemptStatus.RUNNING).first()
     if attempt is None:
         return
@@ -1513,20 +1458,21 @@ def check_attempt(attempt_id: int) -> None:
             f"{settings.STEPWISE_TASK_LEASE_SECONDS:g} s. Stepwise runs a task attempt at most once, "
             "so it was not run again: use Retry to try again."))
     else:
-        tasks.check_attempt.using(run_after=_attempt_deadline(attempt)).enqueue(attempt_id)
+        queue.enqueue("check_attempt", attempt_id, run_after=_attempt_deadline(attempt))
 
 
 # -- Express ---------------------------------------------------------------------------------------
 def _run_in_memory(ex: EngineExecution, deadline: float) -> None:
     """Drive an Express execution to its end in this process: tasks run inline, waits sleep."""
     ex.run()
-    while ex.status is RUNNING:
-        tasks = [s for s in ex.pending.values() if s.kind == "task"]
+    while ex.status == RUNNING:
+        pending = ex.suspensions()
+        tasks = [s for s in pending.values() if s.kind == "task"]
         if tasks:
             for suspension in tasks:
-                if suspension.frame not in ex.pending:
+                if ex.suspension(suspension.frame) is None:
                     continue
-                task_started(ex, ex.frames[suspension.frame])
+                ex.task_started(suspension.frame)
                 remaining = max(deadline - now(), 0.001)
                 timeout = min(suspension.timeout_seconds or remaining, remaining)
                 status, value, cause = call_function(suspension.resource, suspension.parameters, timeout)
@@ -1535,8 +1481,8 @@ def _run_in_memory(ex: EngineExecution, deadline: float) -> None:
                 else:
                     ex.resume_task(suspension.frame, error=value, cause=cause,
                                    timed_out=status == AttemptStatus.TIMED_OUT)
-        elif ex.pending:
-            wake = min(ex.pending.values(), key=lambda s: s.until)
+        elif pending:
+            wake = min(pending.values(), key=lambda s: s.until)
             if wake.until > deadline:
                 time.sleep(max(0.0, deadline - now()))
                 ex.time_out()
@@ -1545,7 +1491,7 @@ def _run_in_memory(ex: EngineExecution, deadline: float) -> None:
             ex.resume_wait(wake.frame)
         else:
             raise RuntimeError("execution is stuck: nothing runnable and nothing pending")
-        if now() >= deadline and ex.status is RUNNING:
+        if now() >= deadline and ex.status == RUNNING:
             ex.time_out()
             break
         ex.run()
@@ -1590,8 +1536,6 @@ def _finish_express(row: Execution, ex: EngineExecution) -> None:
 
 def run_express(execution_id: int) -> None:
     """Run an async Express execution from its beginning, holding a lease on it while it runs."""
-    from designer import tasks
-
     with transaction.atomic():
         row = (Execution.objects.select_for_update(of=("self",))
                .select_related("machine", "revision", "map_run")
@@ -1602,7 +1546,7 @@ def run_express(execution_id: int) -> None:
         row.runs += 1
         row.lease_expires_at = _wall() + _lease()
         row.save(update_fields=["version", "runs", "lease_expires_at"])
-        tasks.check_express.using(run_after=row.lease_expires_at).enqueue(row.pk)
+        queue.enqueue("check_express", row.pk, run_after=row.lease_expires_at)
     claimed = row.version
     stop = threading.Event()
     renewer = threading.Thread(target=_renew_express_lease, args=(row.pk, claimed, stop), daemon=True)
@@ -1638,13 +1582,11 @@ def _renew_express_lease(execution_id: int, version: int, stop: threading.Event)
 
 def check_express(execution_id: int) -> None:
     """Queued for when an async Express run's lease ends: if its worker died, start it again."""
-    from designer import tasks
-
     row = Execution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING).first()
     if row is None or row.lease_expires_at is None:
         return
     if row.lease_expires_at > _wall():
-        tasks.check_express.using(run_after=row.lease_expires_at).enqueue(execution_id)
+        queue.enqueue("check_express", execution_id, run_after=row.lease_expires_at)
         return
     log.warning("express execution %s: its worker stopped; starting it again from the beginning", row.arn)
-    tasks.run_express.enqueue(execution_id)
+    queue.enqueue("run_express", execution_id)

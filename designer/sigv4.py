@@ -24,8 +24,10 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import Any
 from urllib.parse import parse_qsl, quote
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -149,10 +151,11 @@ def _parse_authorization(header: str) -> tuple[str, str, str, list[str], str]:
 
 
 def verify(method: str, path: str, query: str, headers: dict[str, str], body: bytes,
-           now: datetime | None = None):
-    """The active AccessKey that signed this request, or AuthError. `headers` has lower-case names."""
-    from designer.models import AccessKey
+           find_key: Callable[[str], Any], now: datetime | None = None):
+    """The active key that signed this request, or AuthError. `headers` has lower-case names.
 
+    `find_key(access_key_id)` gives the active key with that id (None: there is none); a key has the
+    `secret()` it signs with and `note_use(now)`. So this module needs no models (AccessKey is one)."""
     header = headers.get("authorization")
     if not header:
         raise AuthError("MissingAuthenticationTokenException", "Missing Authentication Token")
@@ -175,7 +178,7 @@ def verify(method: str, path: str, query: str, headers: dict[str, str], body: by
     if moment > now + MAX_SKEW:
         raise AuthError("InvalidSignatureException", f"Signature not yet current: {amz_date} is still "
                         f"later than {(now + MAX_SKEW).strftime(stamp)} ({now.strftime(stamp)} + 5 min.)")
-    key = AccessKey.objects.active().select_related("user").filter(access_key_id=key_id).first()
+    key = find_key(key_id)
     if key is None:
         raise AuthError("UnrecognizedClientException",
                         "The security token included in the request is invalid.")
@@ -191,6 +194,5 @@ def verify(method: str, path: str, query: str, headers: dict[str, str], body: by
     expected = sign(key.secret(), amz_date, scope, request_text)
     if not hmac.compare_digest(expected.encode(), signature.encode()):
         raise AuthError("InvalidSignatureException", _SIGNATURE_MISMATCH)
-    if key.last_used is None or now - key.last_used > timedelta(minutes=1):
-        type(key).objects.filter(pk=key.pk).update(last_used=now)
+    key.note_use(now)
     return key

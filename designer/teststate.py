@@ -14,10 +14,18 @@ import time
 from typing import Any
 
 from designer.runtime import InvalidDefinition, InvalidExecutionInput, ValidationException, call_function
-from engine import ExecutionOptions, TaskFailed, jsontext
+from engine import (
+    ERROR,
+    RESULT,
+    RUNTIME,
+    ExecutionOptions,
+    InvalidTestRequest,
+    Mock,
+    TaskFailed,
+    jsontext,
+    run_state_test,
+)
 from engine import InvalidDefinition as EngineInvalidDefinition
-from engine.errors import RUNTIME
-from engine.inspection import ERROR, RESULT, InvalidTestRequest, Mock, run_state_test
 
 # What inspectionData holds as JSON text (the rest are numbers and objects).
 _TEXT_FIELDS = ("input", "afterArguments", "afterInputPath", "afterParameters", "result",

@@ -8,9 +8,8 @@ time, while iterations that wait on tasks run side by side, as on AWS.
 
 from __future__ import annotations
 
-import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine import io
 from engine.compile import JSONATA, State, number_field
@@ -22,10 +21,23 @@ from engine.errors import (
     StatesError,
 )
 from engine.fields import resolve_map_limit
-from engine.interpreter import PARKED, Execution, Frame, Suspension, iteration_machine_key
+from engine.frames import (
+    AWAITING_CHILDREN,
+    CHILD_EXECUTION,
+    CHILDREN_DONE,
+    CHILDREN_FAILED,
+    PARKED,
+    Frame,
+    Suspension,
+    iteration_machine_key,
+)
+from engine.jsonata import jsonata_binding
+from engine.jsontext import json_text, json_type
 from engine.paths import PathNotFound
-from engine.states import HANDLERS as SIMPLE_HANDLERS
-from engine.states import effective_input, finish, jsonata_binding
+from engine.states import effective_input, finish
+
+if TYPE_CHECKING:
+    from engine.interpreter import Execution
 
 
 class Fanout:
@@ -54,14 +66,14 @@ class Fanout:
 # -- Parallel ---------------------------------------------------------------------------------------
 def run_parallel(ex: Execution, frame: Frame, state: State) -> str:
     phase = frame.phase
-    if phase == "children-done":
+    if phase == CHILDREN_DONE:
         return _succeeded(ex, frame, state, "ParallelStateSucceeded")
-    if phase == "children-failed":
+    if phase == CHILDREN_FAILED:
         return _failed(ex, frame, state, "ParallelStateFailed")
     if phase is None:
         ex.enter(frame, state)
         frame.effective = effective_input(state, frame)
-    frame.phase = "children"
+    frame.phase = AWAITING_CHILDREN
     ex.emit(frame, "ParallelStateStarted")
     count = len(state.branches)
     fan = frame.fanout = Fanout("Parallel", count, count)
@@ -69,7 +81,7 @@ def run_parallel(ex: Execution, frame: Frame, state: State) -> str:
     children = [ex.new_frame(prefix + str(i), frame, i, frame.effective) for i in range(count)]
     fan.next_index = count
     fan.active.update(child.id for child in children)
-    ex.runnable.extendleft(reversed(children))
+    ex._runnable.extendleft(reversed(children))
     return PARKED
 
 
@@ -108,7 +120,7 @@ def _items(state: State, frame: Frame, effective: Any) -> list:
             items = frame.value
             if type(items) is not list:
                 raise StatesError(QUERY_EVALUATION_ERROR,
-                                  f"Map state input must be an array but was: {_shown_json(items)}")
+                                  f"Map state input must be an array but was: {json_text(items)}")
             return items
         items = state.items(jsonata_binding(frame), frame)
         if type(items) is not list:
@@ -117,8 +129,8 @@ def _items(state: State, frame: Frame, effective: Any) -> list:
             raise StatesError(QUERY_EVALUATION_ERROR,
                               f"The JSONata expression '{expression}' specified for the field 'Items' "
                               "returned an "
-                              f"unexpected result type. Expected 'array', but was '{_json_type(items)}' "
-                              f"for value: {_shown_json(items)}")
+                              f"unexpected result type. Expected 'array', but was '{json_type(items)}' "
+                              f"for value: {json_text(items)}")
         return items
     if state.items is None:
         items = effective
@@ -129,26 +141,8 @@ def _items(state: State, frame: Frame, effective: Any) -> list:
             raise StatesError(RUNTIME, f"Invalid path '{state.items.text}' : No results for path: "
                                        f"{state.items.normalized}") from None
     if type(items) is not list:
-        raise StatesError(RUNTIME, f"Map state input must be an array but was: {_shown_json(items)}")
+        raise StatesError(RUNTIME, f"Map state input must be an array but was: {json_text(items)}")
     return items
-
-
-def _shown_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, dict):
-        return "object"
-    return "array"
 
 
 def _batches(state: State, items: list, frame: Frame, effective: Any) -> list:
@@ -173,11 +167,11 @@ def _batches(state: State, items: list, frame: Frame, effective: Any) -> list:
 
 def run_map(ex: Execution, frame: Frame, state: State) -> str:
     phase = frame.phase
-    if phase == "children-done":
+    if phase == CHILDREN_DONE:
         if state.distributed:
             ex.emit(frame, "MapRunSucceeded")
         return _succeeded(ex, frame, state, "MapStateSucceeded")
-    if phase == "children-failed":
+    if phase == CHILDREN_FAILED:
         if state.distributed:
             error, cause = frame.fanout.error
             ex.emit(frame, "MapRunFailed", {key: value for key, value in (("error", error), ("cause", cause))
@@ -193,7 +187,7 @@ def run_map(ex: Execution, frame: Frame, state: State) -> str:
     except StatesError as error:
         return ex.state_failed(frame, state, error, failed_event="MapStateFailed")
     limit = resolve_map_limit(state.max_concurrency, frame, effective, "MaxConcurrency") or math.inf
-    frame.phase = "children"
+    frame.phase = AWAITING_CHILDREN
     ex.emit(frame, "MapStateStarted", {"length": len(items)})
     # AWS reads the tolerance settings only once the Map has started; a bad value fails the
     # execution without a MapStateFailed event.
@@ -206,7 +200,7 @@ def run_map(ex: Execution, frame: Frame, state: State) -> str:
         map_run_arn = f"{ex.options.state_machine_arn}/{state.label or state.name}"
         ex.emit(frame, "MapRunStarted", {"mapRunArn": map_run_arn})
     if not items:
-        frame.phase = "children-done"
+        frame.phase = CHILDREN_DONE
         return run_map(ex, frame, state)
     _start_iterations(ex, frame, state)
     return PARKED
@@ -241,10 +235,10 @@ def _start_iteration(ex: Execution, frame: Frame, state: State) -> bool:
     if state.distributed:
         child.silent = True  # a child execution: its events are its own history, not the parent's
         if ex.options.child_executions:
-            child.phase = "child"
+            child.phase = CHILD_EXECUTION
             ex.suspend(child_suspension(child))
             return False
-    ex.runnable.appendleft(child)
+    ex._runnable.appendleft(child)
     return True
 
 
@@ -326,8 +320,8 @@ def child_failed(ex: Execution, child: Frame, error: str | None, cause: str | No
 
 def _advance(ex: Execution, parent: Frame, state: State, fan: Fanout) -> None:
     if fan.completed == fan.total:
-        parent.phase = "children-done"
-        ex.runnable.appendleft(parent)
+        parent.phase = CHILDREN_DONE
+        ex._runnable.appendleft(parent)
     elif fan.kind == "Map":
         _start_iterations(ex, parent, state)
 
@@ -335,14 +329,103 @@ def _advance(ex: Execution, parent: Frame, state: State, fan: Fanout) -> None:
 def _fail_fanout(ex: Execution, parent: Frame, fan: Fanout, error: tuple) -> None:
     fan.error = error
     for child_id in list(fan.active):
-        sibling = ex.frames.get(child_id)
+        sibling = ex._frames.get(child_id)
         if sibling is not None:
             ex.abort_frame(sibling)
             if fan.kind == "Map" and not parent.state.distributed:
                 ex.emit(parent, "MapIterationAborted", {"name": parent.state.name, "index": sibling.index})
     fan.active.clear()
-    parent.phase = "children-failed"
-    ex.runnable.appendleft(parent)
+    parent.phase = CHILDREN_FAILED
+    ex._runnable.appendleft(parent)
 
 
-HANDLERS = {**SIMPLE_HANDLERS, "Parallel": run_parallel, "Map": run_map}
+
+# -- Map Runs as the caller sees them -----------------------------------------------------------------
+class MapRunView:
+    """A DISTRIBUTED Map state's run (a Map Run), read-only: what the durable runtime records of it.
+
+    A view stays bound to one run of the Map state: `same_run` tells whether two views (taken before
+    and after a step) are of the same run, so a caller can see which runs began or ended in between."""
+
+    __slots__ = ("frame_id", "_frame", "_fan")
+
+    def __init__(self, frame: Frame, fan: Fanout):
+        self.frame_id, self._frame, self._fan = frame.id, frame, fan
+
+    def same_run(self, other: MapRunView | None) -> bool:
+        return other is not None and other._fan is self._fan
+
+    @property
+    def state_name(self) -> str:
+        return self._frame.state_name
+
+    @property
+    def label(self) -> str:
+        state = self._frame.state
+        return state.label or state.name
+
+    @property
+    def execution_type(self) -> str:
+        """STANDARD or EXPRESS: how its iterations run (ItemProcessor.ProcessorConfig.ExecutionType)."""
+        raw = self._frame.state.raw
+        processor = raw.get("ItemProcessor") or raw.get("Iterator") or {}
+        return (processor.get("ProcessorConfig") or {}).get("ExecutionType") or "STANDARD"
+
+    @property
+    def child_definition(self) -> dict:
+        """The definition each of its child executions runs."""
+        frame = self._frame
+        return frame.execution.child_definition(iteration_machine_key(frame.machine_key, frame.state_name))
+
+    @property
+    def max_concurrency(self) -> int:
+        return 0 if self._fan.limit == math.inf else int(self._fan.limit)  # 0: no limit, as AWS says
+
+    @property
+    def tolerated_failure_count(self) -> int:
+        return self._fan.tolerated_count or 0
+
+    @property
+    def tolerated_failure_percentage(self) -> float:
+        return self._fan.tolerated_percentage or 0.0
+
+    @property
+    def total(self) -> int:
+        return self._fan.total
+
+    @property
+    def outcome(self) -> str:
+        """How a run that has ended ended: FAILED, SUCCEEDED, or ABORTED (withdrawn: the execution
+        stopped, or a sibling branch failed)."""
+        fan = self._fan
+        if fan.error is not None:
+            return "FAILED"
+        if fan.completed >= fan.total:
+            return "SUCCEEDED"
+        return "ABORTED"
+
+
+def map_runs(ex: Execution) -> dict[int, MapRunView]:
+    """The DISTRIBUTED Map states running now, by their frame."""
+    return {frame_id: MapRunView(frame, frame.fanout) for frame_id, frame in ex._frames.items()
+            if frame.fanout is not None and frame.fanout.kind == "Map" and frame.state.distributed}
+
+
+def update_map_run(ex: Execution, frame_id: int, state_name: str, max_concurrency: int | None,
+                   tolerated_count: int | None, tolerated_percentage: float | None) -> bool:
+    """Change a running Map's limits: a higher MaxConcurrency starts more children at once (now),
+    tolerance applies from the next failure. False when the frame no longer runs that Map state."""
+    frame = ex._frames.get(frame_id)
+    fan = frame.fanout if frame is not None else None
+    if fan is None or fan.kind != "Map" or frame.state_name != state_name:
+        return False
+    if max_concurrency is not None:
+        fan.limit = max_concurrency or math.inf
+    if tolerated_count is not None:
+        fan.tolerated_count = tolerated_count
+    if tolerated_percentage is not None:
+        fan.tolerated_percentage = tolerated_percentage
+    active = next(iter(fan.active), None)
+    if active is not None and active in ex._frames:  # start siblings up to the new limit
+        child_parked(ex, ex._frames[active])
+    return True

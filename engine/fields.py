@@ -12,11 +12,9 @@ import json
 from typing import Any
 
 from engine.errors import ITEM_READER_FAILED, QUERY_EVALUATION_ERROR, RUNTIME, StatesError
+from engine.jsonata import jsonata_binding
+from engine.jsontext import shown_text
 from engine.paths import PathNotFound
-
-
-def _shown(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
 def lenient_number(value: Any, integer: bool) -> int | float | None:
@@ -46,11 +44,9 @@ def resolve_number(spec: Any, frame: Any, value: Any, *, integer: bool = True, p
                                        f"{source.normalized}") from None
         number = lenient_number(raw, integer)
         if number is None:
-            raise StatesError(RUNTIME, f"The {field} field refers to value \"{_shown(raw)}\" which is not a "
-                                       f"valid {'integer' if integer else 'float'}: {source.text}")
+            raise StatesError(RUNTIME, f"The {field} field refers to value \"{shown_text(raw)}\" which is "
+                                       f"not a valid {'integer' if integer else 'float'}: {source.text}")
         return number
-    from engine.states import jsonata_binding
-
     number = source(jsonata_binding(frame), frame)
     if type(number) is float and integer and number.is_integer():
         number = int(number)
@@ -85,5 +81,5 @@ def resolve_map_limit(spec: Any, frame: Any, value: Any, field: str, *, integer:
         return number
     accepts, error, cause = MAP_LIMITS[field]
     if not accepts(number):
-        raise StatesError(error, cause.format(_shown(number)))
+        raise StatesError(error, cause.format(shown_text(number)))
     return number

@@ -8,9 +8,9 @@ reference costs nothing, and the text is made only when someone asks (`to_aws`).
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from typing import Any
+
+from engine.jsontext import json_text
 
 # Which details key AWS uses for each event type. Types missing here carry no details.
 DETAILS_KEY = {
@@ -76,14 +76,6 @@ def make_event(event_type: str, event_id: int, previous_id: int, timestamp: floa
         if key is not None:
             event[key] = details
     return event
-
-
-_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def json_text(value: Any) -> str:
-    """JSON text as AWS writes payloads: compact, non-ASCII kept as is."""
-    return _compact(value)
 
 
 def to_aws(event: dict) -> dict:

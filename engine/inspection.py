@@ -24,8 +24,10 @@ from typing import Any
 
 from engine.compile import DEFAULT, JSONATA, Machine, State, compile_definition
 from engine.errors import EXCEEDED_TOLERATED_FAILURE_THRESHOLD, StatesError, error_matches
-from engine.interpreter import RUNNING, Execution, ExecutionOptions, Frame
+from engine.frames import RETRYING, RUNNING, Frame
+from engine.interpreter import Execution, ExecutionOptions
 from engine.runner import TaskFailed, TaskHandler, answer_task
+from engine.variables import bind
 
 RESULT, ERROR = "result", "error"
 _PLACEHOLDER = "Stepwise.TestState.Next.{}"
@@ -319,17 +321,15 @@ def run_state_test(definition: dict, state_input: Any, task_handler: TaskHandler
     options = replace(options, start_time=now[0], history=False, clock=lambda: now[0])
     execution = _TestExecution(machine, state_input, options, context)
     execution.start()
-    root = execution.runnable[0]
+    root = execution._runnable[0]
     if variables:
-        from engine.variables import bind
-
         bind(root, variables)
     execution.run()
-    while execution.status is RUNNING:
-        suspension = next(iter(execution.pending.values()), None)
+    while execution.status == RUNNING:
+        suspension = next(iter(execution.suspensions().values()), None)
         if suspension is None:
             raise RuntimeError("the test is stuck: nothing runnable and nothing pending")
-        if suspension.kind == "wait" and suspension.frame == root.id and root.phase == "retry":
+        if suspension.kind == "wait" and suspension.frame == root.id and root.phase == RETRYING:
             return _retriable(execution, suspension.until - now[0], record, root)
         if suspension.kind == "wait":
             now[0] = max(now[0], suspension.until)

@@ -15,12 +15,12 @@ dict; `Execution.from_snapshot` picks up exactly where it stopped.
 from __future__ import annotations
 
 import uuid as uuid_module
-from collections import ChainMap, deque
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import history
+from engine import fanout, history, states, variables
 from engine.compile import JSONATA, Machine, State
 from engine.context import RETRYING_STATE_TYPES, context_object, execution_part
 from engine.errors import (
@@ -29,20 +29,43 @@ from engine.errors import (
     RUNTIME,
     StatesError,
 )
+from engine.frames import (
+    ABORTED,
+    AWAITING_TASK,
+    CONTINUE,
+    FAILED,
+    PARKED,
+    RETRYING,
+    RUNNING,
+    SUCCEEDED,
+    TASK_DONE,
+    TIMED_OUT,
+    Frame,
+    Suspension,
+    iteration_machine_key,
+)
 from engine.history import DETAILS_KEY as DETAILS_KEYS
 from engine.limits import MAX_PAYLOAD_BYTES, PayloadSizer
 from engine.retry import find_catcher, find_retrier, retry_delay
+from engine.snapshot import dump as dump_snapshot
+from engine.snapshot import load as load_snapshot
 from engine.variables import VariableSizes
-
-RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED = "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"
 
 # Shared by every event's inputDetails/outputDetails: payloads are never truncated (and never mutated).
 NOT_TRUNCATED = {"truncated": False}
-_NO_VALUE = object()  # what a new frame's size bound is about: nothing
 
-# What a state handler tells the loop.
-CONTINUE = "continue"  # the frame moved to its next state: keep running it
-PARKED = "parked"  # the frame waits (task, wait, children) or has finished: run something else
+# Each state type's handler: called with the execution, the frame and the compiled state, it returns
+# CONTINUE (the frame moved on to its next state) or PARKED (see states.py and fanout.py).
+STATE_HANDLERS = {
+    "Pass": states.run_pass,
+    "Succeed": states.run_succeed,
+    "Fail": states.run_fail,
+    "Choice": states.run_choice,
+    "Wait": states.run_wait,
+    "Task": states.run_task,
+    "Parallel": fanout.run_parallel,
+    "Map": fanout.run_map,
+}
 
 # Errors raised while a state runs whose cause AWS prefixes with where it happened.
 _PREFIXED = frozenset({RUNTIME, QUERY_EVALUATION_ERROR})
@@ -70,102 +93,11 @@ class ExecutionOptions:
     child_executions: bool = False
 
 
-@dataclass(slots=True)
-class Suspension:
-    """Why a frame is parked, as data. `kind` is "task" (run `resource` with `parameters`), "wait"
-    (wake the frame at `until`, epoch seconds: a Wait state or a retry's back-off) or "child" (a
-    DISTRIBUTED Map iteration to run as a child execution of the machine `resource` — a key for
-    `Execution.child_definition` — with input `parameters`, item number `attempt`; answered with
-    `resume_child`). Child suspensions are made only with `ExecutionOptions.child_executions`."""
-
-    frame: int
-    kind: str
-    state_name: str
-    until: float | None = None
-    resource: str | None = None
-    parameters: Any = None
-    attempt: int = 0
-    timeout_seconds: float | None = None
-    heartbeat_seconds: float | None = None
-    task_token: str | None = None
-
-    def to_dict(self) -> dict:
-        # Not dataclasses.asdict: it deep-copies `parameters`, which are never mutated, and a Map Run's
-        # parent keeps one suspension per running child in its snapshot.
-        return {name: getattr(self, name) for name in self.__slots__}
-
-
-class Frame:
-    """A thread of control: the top level, a Parallel branch or a Map iteration.
-
-    A frame is also the evaluation environment (`env`) of the state it is at: `context`,
-    `variables`, `random()` and `uuid()` are what paths, templates and expressions read.
-    """
-
-    __slots__ = (
-        "id", "execution", "machine", "machine_key", "parent", "index", "state_name", "value",
-        "phase", "entered_event_id", "last_event_id", "entered_time", "retry_counts", "effective",
-        "outcome", "fanout", "local_variables", "variables", "task_token", "silent", "_context",
-        "bound", "bound_of",
-    )
-
-    def __init__(self, execution: Execution, frame_id: int, machine_key: str, parent: Frame | None,
-                 index: int | None, value: Any):
-        self.id = frame_id
-        self.execution = execution
-        self.machine_key = machine_key
-        self.machine: Machine = execution.machines[machine_key]
-        self.parent = parent
-        self.index = index
-        self.state_name = self.machine.start_at
-        self.value = value
-        # An upper bound of the size of `bound_of` (the value this frame last left a state with), so that
-        # a state adding a small result to a small document is not measured (limits.py). It is only
-        # believed while `bound_of is value`; nothing else has to keep it up to date.
-        self.bound: int | None = None
-        self.bound_of: Any = _NO_VALUE
-        self.phase: str | None = None
-        self.entered_event_id = 0
-        self.last_event_id = parent.last_event_id if parent is not None else 0
-        self.entered_time = 0.0
-        self.retry_counts: list[int] | None = None
-        self.effective: Any = None
-        self.outcome: Any = None
-        self.fanout: Any = None
-        self.local_variables: dict = {}
-        scope = self.local_variables
-        inherits = parent is not None and self.machine.reads_outer_variables
-        self.variables = ChainMap(scope, parent.variables) if inherits else scope
-        self.task_token: str | None = None
-        # Frames of a DISTRIBUTED Map are child executions: their events are not the parent's history.
-        self.silent = parent.silent if parent is not None else False
-        self._context: dict | None = None
-
-    # -- the evaluation environment -------------------------------------------------------------
-    @property
-    def context(self) -> dict:
-        context = self._context
-        if context is None:
-            context = self._context = self.execution.context_object(self)
-        return context
-
-    def random(self) -> float:
-        return self.execution.options.random()
-
-    def uuid(self) -> str:
-        return self.execution.options.uuid()
-
-    @property
-    def state(self) -> State:
-        return self.machine.states[self.state_name]
-
-    @property
-    def retry_count(self) -> int:
-        return sum(self.retry_counts) if self.retry_counts else 0
-
-
 class Execution:
-    """One execution of a compiled machine. Drive it with `run()`; answer its `pending` suspensions."""
+    """One execution of a compiled machine. Drive it with `run()`; answer its `suspensions()`.
+
+    Its frames, runnable queue and outstanding suspensions are its own (and the state handlers'): a
+    caller reads and changes them only through the methods below ("the door")."""
 
     def __init__(self, machine: Machine, execution_input: Any, options: ExecutionOptions | None = None):
         self.options = options or ExecutionOptions()
@@ -179,12 +111,12 @@ class Execution:
         self.events: list[dict] | None = [] if self.options.history else None
         self.event_count = 0
         self.transitions = 0
-        self.frames: dict[int, Frame] = {}
+        self._frames: dict[int, Frame] = {}
         self.next_frame_id = 0
-        self.runnable: deque[Frame] = deque()
-        self.pending: dict[int, Suspension] = {}
-        self.cancelled: list[int] = []  # suspensions withdrawn since the caller last looked
-        self.fresh: list[Suspension] = []  # suspensions made since `run` last returned them
+        self._runnable: deque[Frame] = deque()
+        self._pending: dict[int, Suspension] = {}
+        self._cancelled: list[int] = []  # suspensions withdrawn since the caller last looked
+        self._fresh: list[Suspension] = []  # suspensions made since `run` last returned them
         self.sizer = PayloadSizer()
         arn_parts = self.options.state_machine_arn.split(":")
         self.region = arn_parts[3] if len(arn_parts) > 3 else ""
@@ -204,7 +136,7 @@ class Execution:
         })
         root = self.new_frame("", None, None, self.input)
         root.last_event_id = self.event_count  # the first state follows ExecutionStarted
-        self.runnable.append(root)
+        self._runnable.append(root)
 
     def _ensure_started(self) -> None:
         """An execution ended before its first step (a Map Run's child stopped while it waited to
@@ -212,45 +144,45 @@ class Execution:
         if not self.started:
             self.start()
 
-    def run(self, max_transitions: int | None = None) -> list[Suspension]:
-        """Run every runnable frame until all are parked or finished (or the budget is spent).
+    def run(self, max_transitions: int | None = None, history_limit: int | None = None) -> list[Suspension]:
+        """Run every runnable frame until all are parked or finished (or the budget is spent). An
+        execution whose history reaches `history_limit` events fails (AWS's 25,000, MAX_HISTORY_EVENTS).
 
         Returns the suspensions made since the last call (by it, or by a `resume_*` before it) that
-        are still outstanding; all outstanding ones are in `pending`.
+        are still outstanding; all outstanding ones are in `suspensions()`.
         """
         if not self.started:
             self.start()
         self.budget = max_transitions
-        runnable = self.runnable
-        while runnable and self.status is RUNNING:
+        runnable = self._runnable
+        while runnable and self.status == RUNNING:
             frame = runnable.popleft()
             if self._run_frame(frame) is CONTINUE:  # the budget ran out at a state boundary
                 runnable.appendleft(frame)
                 break
-            if frame.parent is not None and frame.phase is not None and frame.id in self.frames:
-                from engine.fanout import child_parked
-
-                child_parked(self, frame)
-        fresh, self.fresh = self.fresh, []
-        return [s for s in fresh if self.pending.get(s.frame) is s]
+            if frame.parent is not None and frame.phase is not None and frame.id in self._frames:
+                fanout.child_parked(self, frame)
+        if history_limit is not None and self.event_count >= history_limit and self.status == RUNNING:
+            self._history_limit_reached(history_limit)
+        fresh, self._fresh = self._fresh, []
+        return [s for s in fresh if self._pending.get(s.frame) is s]
 
     def _run_frame(self, frame: Frame) -> str:
-        from engine.fanout import HANDLERS  # states.py and fanout.py register every state type there
-
-        states = frame.machine.states
+        handlers = STATE_HANDLERS
+        machine_states = frame.machine.states
         while True:
             if self.budget is not None:
                 if self.budget <= 0:
                     return CONTINUE
                 self.budget -= 1
-            state = states[frame.state_name]
+            state = machine_states[frame.state_name]
             if frame.phase is None:
                 self.transitions += 1
             try:
-                outcome = HANDLERS[state.type](self, frame, state)
+                outcome = handlers[state.type](self, frame, state)
             except StatesError as error:
                 outcome = self.state_failed(frame, state, error)
-            if outcome is not CONTINUE or self.status is not RUNNING:
+            if outcome is not CONTINUE or self.status != RUNNING:
                 return PARKED
 
     # -- frames -----------------------------------------------------------------------------------
@@ -258,7 +190,7 @@ class Execution:
         frame_id = self.next_frame_id
         self.next_frame_id += 1
         frame = Frame(self, frame_id, machine_key, parent, index, value)
-        self.frames[frame_id] = frame
+        self._frames[frame_id] = frame
         return frame
 
     def context_object(self, frame: Frame) -> dict:
@@ -308,9 +240,7 @@ class Execution:
 
     def bind_variables(self, frame: Frame, assigned: dict | None) -> None:
         if assigned:
-            from engine.variables import bind
-
-            bind(frame, assigned)
+            variables.bind(frame, assigned)
 
     def leave(self, frame: Frame, state: State, output: Any, assigned: dict | None = None,
               next_state: str | None = None, bound: int | None = None) -> str:
@@ -359,9 +289,7 @@ class Execution:
         if frame.parent is None:
             self.finish(SUCCEEDED, output=output)
         else:
-            from engine.fanout import child_succeeded
-
-            child_succeeded(self, frame, output)
+            fanout.child_succeeded(self, frame, output)
         self._drop(frame)
 
     def frame_failed(self, frame: Frame, error: str | None, cause: str | None) -> None:
@@ -373,27 +301,25 @@ class Execution:
                 # Recorded on AWS: a Task whose error ends a Parallel branch is marked aborted after
                 # its TaskFailed (at the top level the execution simply fails).
                 self.emit(frame, history.ABORTED["Task"], {"name": state.name})
-            from engine.fanout import child_failed
-
-            child_failed(self, frame, error, cause)
+            fanout.child_failed(self, frame, error, cause)
         self._drop(frame)
 
     def _drop(self, frame: Frame) -> None:
-        self.frames.pop(frame.id, None)
+        self._frames.pop(frame.id, None)
         self.variable_sizes.forget(frame.id)  # a branch's or iteration's variables end with it
-        if self.pending.pop(frame.id, None) is not None:
-            self.cancelled.append(frame.id)
+        if self._pending.pop(frame.id, None) is not None:
+            self._cancelled.append(frame.id)
 
     def abort_frame(self, frame: Frame) -> None:
         """Withdraw a frame and everything under it (a failed Parallel's other branches)."""
         if frame.fanout is not None:
             for child_id in list(frame.fanout.active):
-                child = self.frames.get(child_id)
+                child = self._frames.get(child_id)
                 if child is not None:
                     self.abort_frame(child)
-        if frame in self.runnable:
-            self.runnable.remove(frame)
-        if frame.phase == "task" and frame.state_name in frame.machine.states:
+        if frame in self._runnable:
+            self._runnable.remove(frame)
+        if frame.phase == AWAITING_TASK and frame.state_name in frame.machine.states:
             state = frame.machine.states[frame.state_name]
             self.emit(frame, history.ABORTED[state.type], {"name": state.name})
         self._drop(frame)
@@ -411,10 +337,10 @@ class Execution:
             if cause is not None:
                 details["cause"] = cause
             self.emit(None, event[status], details)
-        for frame_id in list(self.pending):
-            self.cancelled.append(frame_id)
-        self.pending.clear()
-        self.runnable.clear()
+        for frame_id in list(self._pending):
+            self._cancelled.append(frame_id)
+        self._pending.clear()
+        self._runnable.clear()
 
     # -- errors -----------------------------------------------------------------------------------
     def state_failed(self, frame: Frame, state: State, error: StatesError,
@@ -441,7 +367,7 @@ class Execution:
                     counts[index] += 1
                     frame.retry_counts = counts
                     frame._context = None
-                    frame.phase = "retry"
+                    frame.phase = RETRYING
                     self.park_until(frame, state, self.options.clock() + delay)
                     return PARKED
         if failed_event is not None:
@@ -450,9 +376,7 @@ class Execution:
         if catcher is None:
             self.frame_failed(frame, name, cause)
             return PARKED
-        from engine.states import caught
-
-        return caught(self, frame, state, catcher, name, cause)
+        return states.caught(self, frame, state, catcher, name, cause)
 
     def located_cause(self, frame: Frame, state: State, error: StatesError) -> str | None:
         """The cause as AWS reports it: a States.Runtime or evaluation error says where it happened."""
@@ -468,36 +392,36 @@ class Execution:
         self.suspend(Suspension(frame.id, "wait", state.name, until=until))
 
     def park_for_task(self, frame: Frame, suspension: Suspension) -> None:
-        frame.phase = "task"
+        frame.phase = AWAITING_TASK
         self.suspend(suspension)
 
     def suspend(self, suspension: Suspension) -> None:
-        self.pending[suspension.frame] = suspension
-        self.fresh.append(suspension)
+        self._pending[suspension.frame] = suspension
+        self._fresh.append(suspension)
 
     def resume_wait(self, frame_id: int) -> None:
         """The time a Wait state or a retry's back-off waited for has come."""
-        suspension = self.pending.pop(frame_id)
+        suspension = self._pending.pop(frame_id)
         assert suspension.kind == "wait"
-        self.runnable.append(self.frames[frame_id])
+        self._runnable.append(self._frames[frame_id])
 
     def resume_task(self, frame_id: int, result: Any = None, error: str | None = None,
                     cause: str | None = None, timed_out: bool = False) -> None:
         """The task a frame waits for finished: with `result`, or failed with `error`/`cause`."""
-        suspension = self.pending.pop(frame_id)
+        suspension = self._pending.pop(frame_id)
         assert suspension.kind == "task"
-        frame = self.frames[frame_id]
+        frame = self._frames[frame_id]
         frame.outcome = ("ok", result) if error is None and not timed_out else (
             "timeout" if timed_out else "error", error, cause)
-        frame.phase = "task-done"
-        self.runnable.append(frame)
+        frame.phase = TASK_DONE
+        self._runnable.append(frame)
 
     def resume_child(self, frame_id: int, output: Any = None, error: str | None = None,
                      cause: str | None = None, failed: bool = False) -> None:
         """A DISTRIBUTED Map iteration run as a child execution ended: with `output`, or failed."""
-        suspension = self.pending.pop(frame_id)
+        suspension = self._pending.pop(frame_id)
         assert suspension.kind == "child"
-        frame = self.frames[frame_id]
+        frame = self._frames[frame_id]
         if failed or error is not None:
             self.frame_failed(frame, error, cause)
         else:
@@ -513,28 +437,97 @@ class Execution:
 
     def stop(self, error: str | None = None, cause: str | None = None) -> None:
         """StopExecution: the execution ends ABORTED; outstanding work is withdrawn."""
-        if self.status is RUNNING:
+        if self.status == RUNNING:
             self._ensure_started()
             self.finish(ABORTED, error=error, cause=cause)
 
     def time_out(self) -> None:
         """The state machine's own TimeoutSeconds has passed."""
-        if self.status is RUNNING:
+        if self.status == RUNNING:
             self._ensure_started()
             self.finish(TIMED_OUT, error="States.Timeout",
                         cause="The execution has exceeded its timeout.")
 
+    # -- the door: what a caller reads and asks ---------------------------------------------------
+    def suspension(self, frame_id: int) -> Suspension | None:
+        """What the frame waits for, or None (it is not parked, or no longer exists)."""
+        return self._pending.get(frame_id)
+
+    def suspensions(self) -> dict[int, Suspension]:
+        """Every outstanding suspension by its frame, in the order they were made."""
+        return dict(self._pending)
+
+    def has_runnable(self) -> bool:
+        """Is a frame ready to run (the last `run` spent its budget, or a `resume_*` came since)?"""
+        return bool(self._runnable)
+
+    def take_withdrawn(self) -> list[int]:
+        """The frames whose suspensions were withdrawn (the execution ended, a sibling failed) since
+        the last call: their tasks' late results are to be discarded."""
+        withdrawn, self._cancelled = self._cancelled, []
+        return withdrawn
+
+    def task_started(self, frame_id: int) -> None:
+        """The caller has begun the task attempt the frame waits for (a worker picked it up)."""
+        states.task_started(self, self._frames[frame_id])
+
+    def map_frame_of(self, frame_id: int) -> int:
+        """The frame of the DISTRIBUTED Map state a child-execution iteration belongs to."""
+        return self._frames[frame_id].parent.id
+
+    def uses_distributed_map(self) -> bool:
+        """Does any (sub-)machine have a DISTRIBUTED Map state (a Map Run)?"""
+        machines = self.machines.values()
+        return any(state.distributed for machine in machines for state in machine.states.values())
+
+    def map_runs(self) -> dict[int, fanout.MapRunView]:
+        """The DISTRIBUTED Map states running now, by their frame (see `fanout.MapRunView`)."""
+        return fanout.map_runs(self)
+
+    def update_map_run(self, frame_id: int, state_name: str, max_concurrency: int | None = None,
+                       tolerated_failure_count: int | None = None,
+                       tolerated_failure_percentage: float | None = None) -> bool:
+        """UpdateMapRun: change a running Map Run's limits (0: no concurrency limit). False when the
+        frame no longer runs that Map state."""
+        return fanout.update_map_run(self, frame_id, state_name, max_concurrency, tolerated_failure_count,
+                                     tolerated_failure_percentage)
+
+    def redrive(self, succeeded_child: Callable[[int], tuple[Any] | None]) -> None:
+        """Redrive from the failed states: every outstanding task and wait is entered again (a new
+        TaskScheduled, a new Wait; Retry counts start afresh). An iteration run as a child execution is
+        given its child's output again if `succeeded_child(frame_id)` returns `(output,)` (the child
+        succeeded), and otherwise handed out again by the next `run`: a new child execution."""
+        for suspension in list(self._pending.values()):
+            if suspension.kind == "child":
+                succeeded = succeeded_child(suspension.frame)
+                if succeeded is not None:
+                    self.resume_child(suspension.frame, output=succeeded[0])
+                else:
+                    self._fresh.append(suspension)
+                continue
+            frame = self._frames[suspension.frame]
+            del self._pending[suspension.frame]
+            frame.phase = None  # enter the state again
+            frame.retry_counts = None
+            self._runnable.append(frame)
+
+    def _history_limit_reached(self, limit: int) -> None:
+        """AWS keeps at most `limit` (25,000) history events: the execution fails with the last one."""
+        last = limit - 1
+        if self.events is not None:
+            self.events[:] = [event for event in self.events if event["id"] <= last]
+        self.event_count = last
+        self.finish(FAILED, error=RUNTIME, cause=(
+            f"The execution reached the maximum number of history events ({limit}). "
+            "Split the work across executions (a Distributed Map, or a new execution that continues it)."))
+
     # -- snapshots --------------------------------------------------------------------------------
     def to_snapshot(self) -> dict:
-        from engine.snapshot import dump
-
-        return dump(self)
+        return dump_snapshot(self)
 
     @classmethod
     def from_snapshot(cls, machine: Machine, snapshot: dict, options: ExecutionOptions) -> Execution:
-        from engine.snapshot import load
-
-        return load(cls, machine, snapshot, options)
+        return load_snapshot(cls, machine, snapshot, options)
 
 
 def machine_registry(machine: Machine) -> dict[str, Machine]:
@@ -543,11 +536,6 @@ def machine_registry(machine: Machine) -> dict[str, Machine]:
         machine.registry = {}
         _register_machines(machine, "", machine.registry)
     return machine.registry
-
-
-def iteration_machine_key(map_machine_key: str, map_state_name: str) -> str:
-    """The registry key of the machine a Map state's iterations run (its ItemProcessor)."""
-    return f"{map_machine_key}/{map_state_name}#items"
 
 
 def _register_machines(machine: Machine, key: str, registry: dict[str, Machine]) -> None:

@@ -15,9 +15,9 @@ Errors come in two kinds:
   `States.IntrinsicFailure` for these, but executions recorded on AWS fail with `States.Runtime`,
   which no Retry or Catch can handle.
 
-AWS runs Java: numbers are rendered as Java renders them (`json_text`, `java_text`), fractional
-arguments are truncated like Java's `(int)` cast, except in States.MathAdd which uses Math.round,
-and a seeded States.MathRandom draws from java.util.Random.
+AWS runs Java: values are rendered as Java renders them (java.py), fractional arguments are truncated
+like Java's `(int)` cast, except in States.MathAdd which uses Math.round, and a seeded
+States.MathRandom draws from java.util.Random.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from engine import jsontext
 from engine.errors import RUNTIME, StatesError
+from engine.java import JavaRandom, jackson_identity, java_json_text, java_text
 from engine.paths import CONTEXT, InvalidPath, PathNotFound, compile_path
 
 Evaluator = Callable[[Any, Any], Any]
@@ -76,97 +76,6 @@ def compile_intrinsic(text: str) -> Evaluator:
             raise StatesError(RUNTIME, f"The function '{text}' had the following error: {error}") from None
 
     return evaluate
-
-
-# ---------------------------------------------------------------------------------------------
-# Number and value rendering, as the Java service writes them.
-
-
-def java_number_text(number: int | float) -> str:
-    """A number as Java's Long/Double.toString writes it: `1`, `1.0`, `1.5E-5`, `1.0E20`."""
-    if isinstance(number, int):
-        return str(number)
-    if math.isnan(number):
-        return "NaN"
-    if math.isinf(number):
-        return "Infinity" if number > 0 else "-Infinity"
-    if number == 0:
-        return "-0.0" if math.copysign(1.0, number) < 0 else "0.0"
-    sign = "-" if number < 0 else ""
-    magnitude = abs(number)
-    # repr() gives the shortest digits that round-trip, as Java's Double.toString does.
-    _, digit_tuple, exponent = Decimal(repr(magnitude)).as_tuple()
-    digits = "".join(map(str, digit_tuple)).rstrip("0") or "0"
-    exponent += len(digit_tuple) - len(digits)
-    point = len(digits) + exponent  # digits before the decimal point
-    if 1e-3 <= magnitude < 1e7:
-        if point <= 0:
-            return f"{sign}0.{'0' * -point}{digits}"
-        if point >= len(digits):
-            return f"{sign}{digits}{'0' * (point - len(digits))}.0"
-        return f"{sign}{digits[:point]}.{digits[point:]}"
-    return f"{sign}{digits[0]}.{digits[1:] or '0'}E{point - 1}"
-
-
-_JSON_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
-
-
-def _escape_char(match: re.Match) -> str:
-    char = match.group()
-    return _JSON_ESCAPES.get(char) or f"\\u{ord(char):04X}"
-
-
-def _json_string(text: str) -> str:
-    return '"' + _NEEDS_ESCAPE.sub(_escape_char, text) + '"'
-
-
-def json_text(value: Any) -> str:
-    """Compact JSON as Jackson writes it: non-ASCII kept, Java number text (`1.0E20`, not `1e+20`)."""
-    if isinstance(value, str):
-        return _json_string(value)
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, (int, float)):
-        return java_number_text(value)
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{_json_string(k)}:{json_text(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(json_text(v) for v in value) + "]"
-    raise TypeError(f"Not a JSON value: {type(value).__name__}")
-
-
-def java_text(value: Any) -> str:
-    """A value as States.Format prints it: Java's Map/List toString, strings without quotes.
-
-    `{"Arg1": 1, "Arg2": []}` prints as `{Arg1=1, Arg2=[]}`.
-    """
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, (int, float)):
-        return java_number_text(value)
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}={java_text(v)}" for k, v in value.items()) + "}"
-    return "[" + ", ".join(java_text(v) for v in value) + "]"
-
-
-def _identity(value: Any) -> Any:
-    """A hashable stand-in with Jackson's equality: 1 and 1.0 differ, true is not 1, key order is free."""
-    if isinstance(value, dict):
-        return ("object", frozenset((k, _identity(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return ("array", tuple(_identity(v) for v in value))
-    return (type(value).__name__, value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,7 +186,7 @@ def _parse_json(text: str) -> Any:
 
 
 def states_json_to_string(env: Any, value: Any) -> str:
-    return json_text(value)
+    return java_json_text(value)
 
 
 def states_array(env: Any, *values: Any) -> list:
@@ -293,8 +202,8 @@ def states_array_partition(env: Any, array: Any, size: Any) -> list:
 
 
 def states_array_contains(env: Any, array: Any, wanted: Any) -> bool:
-    wanted = _identity(wanted)
-    return any(_identity(item) == wanted for item in _array("States.ArrayContains", array))
+    wanted = jackson_identity(wanted)
+    return any(jackson_identity(item) == wanted for item in _array("States.ArrayContains", array))
 
 
 def states_array_range(env: Any, first: Any, last: Any, step: Any) -> list:
@@ -328,7 +237,7 @@ def states_array_unique(env: Any, array: Any) -> list:
     seen: set = set()
     unique = []
     for item in _array("States.ArrayUnique", array):
-        key = _identity(item)
+        key = jackson_identity(item)
         if key not in seen:
             seen.add(key)
             unique.append(item)
@@ -375,7 +284,7 @@ def states_hash(env: Any, data: Any, algorithm: Any) -> str:
     if name is None:
         raise _invalid("States.Hash")
     # AWS hashes a number or an object by its text instead of refusing it.
-    text = _limited("States.Hash", data if isinstance(data, str) else json_text(data))
+    text = _limited("States.Hash", data if isinstance(data, str) else java_json_text(data))
     return hashlib.new(name, text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -415,31 +324,6 @@ def states_string_split(env: Any, text: Any, delimiters: Any) -> list[str]:
 
 def states_uuid(env: Any) -> str:
     return env.uuid()
-
-
-class JavaRandom:
-    """java.util.Random's 48-bit linear congruential generator, enough for nextInt(bound)."""
-
-    MULTIPLIER, ADDEND, MASK = 0x5DEECE66D, 0xB, (1 << 48) - 1
-
-    def __init__(self, seed: int):
-        self.seed = (seed ^ self.MULTIPLIER) & self.MASK
-
-    def _next(self, bits: int) -> int:
-        self.seed = (self.seed * self.MULTIPLIER + self.ADDEND) & self.MASK
-        return self.seed >> (48 - bits)
-
-    def next_int(self, bound: int) -> int:
-        r = self._next(31)
-        m = bound - 1
-        if bound & m == 0:
-            return (bound * r) >> 31
-        u = r
-        while True:
-            r = u % bound
-            if u - r + m < 1 << 31:  # Java's int overflow check: u - r + m must stay positive
-                return r
-            u = self._next(31)
 
 
 @dataclass(frozen=True)
@@ -652,7 +536,7 @@ def _path_argument(path) -> Evaluator:
         except PathNotFound:
             raise IntrinsicError(
                 f"The JsonPath argument for the field '{shown}' could not be found in the input "
-                f"'{json_text(value)}'"
+                f"'{java_json_text(value)}'"
             ) from None
 
     return read

@@ -43,6 +43,7 @@ import jsonatapy
 from engine.errors import QUERY_EVALUATION_ERROR, StatesError
 from engine.intrinsics import HASH_ALGORITHMS
 from engine.jsonata_errors import MESSAGES, reference_message
+from engine.jsontext import json_text, json_type
 
 # A hostile expression must not hold a worker: evaluation stops after this long, this deep, or when a
 # sequence grows this long (AWS's memory bound lets about 870,000 numbers through).
@@ -60,6 +61,12 @@ def is_expression(value: Any) -> bool:
 def expression_text(value: str) -> str:
     """The expression inside `{% %}`, as AWS quotes it in its error messages."""
     return value[2:-2].strip()
+
+
+def jsonata_binding(frame: Any, **values: Any) -> dict:
+    """`$states` for a JSONata field: the state input plus what this phase adds (result, errorOutput)."""
+    values["input"] = frame.value
+    return values
 
 
 class InvalidExpression(ValueError):
@@ -519,7 +526,7 @@ def compile_condition(text: Any, field: str = "Condition"):
         if type(result) is not bool:
             source = expression_text(text) if is_expression(text) else json.dumps(text)
             raise _field_error(source, field, "returned an unexpected result type. Expected 'boolean', "
-                                              f"but was '{_json_type(result)}' for value: {_json(result)}")
+                                              f"but was '{json_type(result)}' for value: {json_text(result)}")
         return result
 
     return condition
@@ -534,17 +541,3 @@ def compile_assign(assign: dict, language: str, field: str = "Assign"):
     return compile_template(assign)
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if type(value) is bool:
-        return "boolean"
-    if type(value) in (int, float):
-        return "number"
-    if type(value) is str:
-        return "string"
-    return "object" if type(value) is dict else "array"

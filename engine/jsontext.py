@@ -13,6 +13,10 @@ RUNNING or an HTTP 500 much later, far from the text that caused it:
 - Nesting is unlimited, and the C parser only stops at about 10,000 levels with RecursionError.
 
 Imports nothing from engine/, so the validator, the runtime and designer/ can all use it.
+
+It is also the one way the engine writes JSON as text (payloads, history, error messages: `json_text`,
+`shown_text`) and names JSON types as AWS's messages do (`json_type`). States.* intrinsics that print
+JSON the way Java's Jackson does (`1.0E20`, not `1e+20`) have their own writer, `java.java_json_text`.
 """
 
 from __future__ import annotations
@@ -178,3 +182,32 @@ def dumps(value: Any) -> str:
     if not text.isascii() and _SURROGATE.search(text):
         raise JsonTextError("A string holds a lone surrogate, which is not Unicode", SURROGATE)
     return text
+
+
+# The engine's own writer: values it made itself are JSON by construction (every input came through
+# `loads`), so the hot path does not pay `dumps`'s checks.
+_lenient = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def json_text(value: Any) -> str:
+    """JSON text as AWS writes payloads: compact, non-ASCII kept as is."""
+    return _lenient(value)
+
+
+def shown_text(value: Any) -> str:
+    """A value as AWS's error messages quote it: a string as it is, anything else as JSON text."""
+    return value if isinstance(value, str) else _lenient(value)
+
+
+def json_type(value: Any) -> str:
+    """The JSON type of a value, as AWS's messages name it."""
+    if value is None:
+        return "null"
+    kind = type(value)
+    if kind is bool:
+        return "boolean"
+    if kind is int or kind is float:
+        return "number"
+    if kind is str:
+        return "string"
+    return "object" if kind is dict else "array"

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.errors import RUNTIME, StatesError
-from engine.intrinsics import InvalidIntrinsic, compile_intrinsic, is_intrinsic, json_text
+from engine.intrinsics import InvalidIntrinsic, compile_intrinsic, is_intrinsic
+from engine.java import java_json_text
 from engine.limits import PayloadSizer, string_size
 from engine.paths import CONTEXT, INPUT, InvalidPath, Path, PathNotFound, compile_path
 
@@ -246,7 +247,7 @@ def _path_field(key: str, path: Path) -> Evaluator:
             raise StatesError(
                 RUNTIME,
                 f"The JSONPath '{path.text}' specified for the field '{key}' could not be found "
-                f"in the input '{json_text(searched)}'",
+                f"in the input '{java_json_text(searched)}'",
             ) from None
 
     return read

@@ -15,7 +15,8 @@ from typing import Any
 
 from engine.compile import Machine, compile_definition
 from engine.errors import RUNTIME
-from engine.interpreter import RUNNING, Execution, ExecutionOptions, Suspension
+from engine.frames import RUNNING, Suspension
+from engine.interpreter import Execution, ExecutionOptions
 
 
 class TaskFailed(Exception):
@@ -59,15 +60,16 @@ def run(definition: dict | Machine, execution_input: Any, task_handler: TaskHand
     execution = Execution(machine, execution_input, options)
     deadline = now[0] + machine.timeout_seconds if machine.timeout_seconds else None
     execution.run()
-    while execution.status is RUNNING:
-        tasks = [s for s in execution.pending.values() if s.kind == "task"]
+    while execution.status == RUNNING:
+        pending = execution.suspensions()
+        tasks = [s for s in pending.values() if s.kind == "task"]
         if tasks:
             for suspension in tasks:
                 answer_task(execution, handler, suspension)
         else:
-            if not execution.pending:
+            if not pending:
                 raise RuntimeError("execution is stuck: nothing runnable and nothing pending")
-            wake = min(execution.pending.values(), key=lambda s: s.until)
+            wake = min(pending.values(), key=lambda s: s.until)
             if deadline is not None and wake.until > deadline:
                 now[0] = deadline
                 execution.time_out()
@@ -81,9 +83,7 @@ def run(definition: dict | Machine, execution_input: Any, task_handler: TaskHand
 
 def answer_task(execution: Execution, handler: TaskHandler, suspension: Suspension) -> None:
     """The task has started; call `handler` and resume the frame with its result or its TaskFailed."""
-    from engine.states import task_started
-
-    task_started(execution, execution.frames[suspension.frame])
+    execution.task_started(suspension.frame)
     try:
         result = handler(suspension, execution)
     except TaskFailed as failure:

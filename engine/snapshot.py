@@ -8,10 +8,10 @@ in it: events are output, handed to the caller as they happen.
 from __future__ import annotations
 
 import math
-import sys
 from typing import Any
 
-from engine.interpreter import iteration_machine_key
+from engine.fanout import Fanout, child_suspension
+from engine.frames import CHILD_EXECUTION, Frame, Suspension, iteration_machine_key
 
 FORMAT = 1
 
@@ -31,7 +31,8 @@ def _is_plain_child(frame, suspension) -> bool:
     every delivery of finished children: they are written as a row of numbers, not as a frame and a
     suspension each (a tenth of the size)."""
     parent = frame.parent
-    return (frame.phase == "child" and frame.silent and suspension is not None and suspension.kind == "child"
+    return (frame.phase == CHILD_EXECUTION and frame.silent and suspension is not None
+            and suspension.kind == "child"
             and parent is not None and parent.fanout is not None
             and frame.machine_key == iteration_machine_key(parent.machine_key, parent.state_name)
             and frame.state_name == frame.machine.start_at and frame.entered_event_id == 0
@@ -45,12 +46,12 @@ def _is_plain_child(frame, suspension) -> bool:
 
 def dump(ex) -> dict:
     frames = []
-    runnable = {frame.id for frame in ex.runnable}
+    runnable = {frame.id for frame in ex._runnable}
     plain_children: dict[int, list] = {}  # parent frame id → [[id, index, last_event_id(, input)], ...]
     plain = set()
-    for frame in sorted(ex.frames.values(), key=lambda f: f.id):
-        if frame.phase == "child" and frame.id not in runnable \
-                and _is_plain_child(frame, ex.pending.get(frame.id)):
+    for frame in sorted(ex._frames.values(), key=lambda f: f.id):
+        if frame.phase == CHILD_EXECUTION and frame.id not in runnable \
+                and _is_plain_child(frame, ex._pending.get(frame.id)):
             row = [frame.id, frame.index, frame.last_event_id]
             items = frame.parent.fanout.items
             if items is None or frame.value is not items[frame.index]:  # an ItemSelector made its input
@@ -91,28 +92,24 @@ def dump(ex) -> dict:
         "transitions": ex.transitions,
         "next_frame_id": ex.next_frame_id,
         "frames": frames,
-        "runnable": [frame.id for frame in ex.runnable],
+        "runnable": [frame.id for frame in ex._runnable],
         # A plain child's suspension is its frame id: the frame says the rest.
         "pending": [suspension.frame if suspension.frame in plain else suspension.to_dict()
-                    for suspension in ex.pending.values()],
+                    for suspension in ex._pending.values()],
     }
 
 
 def load(cls, machine, snapshot: dict, options) -> Any:
-    from engine.fanout import Fanout, child_suspension
-    from engine.interpreter import Frame, Suspension
-
     ex = cls(machine, snapshot["input"], options)
     ex.started = snapshot["started"]
-    # Statuses are compared by identity in the hot loop: use the interned constant, not JSON's copy.
-    ex.status = sys.intern(snapshot["status"])
+    ex.status = snapshot["status"]
     ex.output, ex.error, ex.cause = snapshot["output"], snapshot["error"], snapshot["cause"]
     ex.event_count = snapshot["event_count"]
     ex.transitions = snapshot["transitions"]
     ex.next_frame_id = snapshot["next_frame_id"]
     plain_children = False
     for data in snapshot["frames"]:
-        parent = ex.frames[data["parent"]] if data["parent"] is not None else None
+        parent = ex._frames[data["parent"]] if data["parent"] is not None else None
         frame = Frame(ex, data["id"], data["machine_key"], parent, data["index"], data["value"])
         for field in _FRAME_FIELDS:
             setattr(frame, field, data[field])
@@ -132,17 +129,17 @@ def load(cls, machine, snapshot: dict, options) -> Any:
                 machine_key = iteration_machine_key(frame.machine_key, frame.state_name)
                 child = Frame(ex, row[0], machine_key, frame, row[1],
                               row[3] if len(row) > 3 else fan.items[row[1]])
-                child.phase, child.silent, child.last_event_id = "child", True, row[2]
-                ex.frames[child.id] = child
+                child.phase, child.silent, child.last_event_id = CHILD_EXECUTION, True, row[2]
+                ex._frames[child.id] = child
             fan.results_bound = spec.get("results_bound")  # absent from snapshots made before it existed
             frame.fanout = fan
-        ex.frames[frame.id] = frame
+        ex._frames[frame.id] = frame
     if plain_children:  # frames in the order they were made, as before the dump
-        ex.frames = dict(sorted(ex.frames.items()))
-    ex.runnable.extend(ex.frames[frame_id] for frame_id in snapshot["runnable"])
+        ex._frames = dict(sorted(ex._frames.items()))
+    ex._runnable.extend(ex._frames[frame_id] for frame_id in snapshot["runnable"])
     for data in snapshot["pending"]:
         if type(data) is int:  # a plain child (see _is_plain_child)
-            ex.pending[data] = child_suspension(ex.frames[data])
+            ex._pending[data] = child_suspension(ex._frames[data])
         else:
-            ex.pending[data["frame"]] = Suspension(**data)
+            ex._pending[data["frame"]] = Suspension(**data)
     return ex

@@ -2,29 +2,29 @@
 
 A handler is called with the execution, the frame and the compiled state. It returns CONTINUE when
 the frame moved on to its next state and PARKED otherwise. A handler may be called again for the
-same state after the frame was parked (`frame.phase` says where it stopped: "task-done", "retry",
-"wait").
+same state after the frame was parked (`frame.phase` says where it stopped: TASK_DONE, RETRYING,
+WAITING). The interpreter's STATE_HANDLERS table names the handler of each state type.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine import io
 from engine.compile import DEFAULT, JSONATA, Catcher, State
 from engine.errors import NO_CHOICE_MATCHED, QUERY_EVALUATION_ERROR, RUNTIME, TIMEOUT, StatesError
 from engine.fields import resolve_number
-from engine.interpreter import PARKED, Execution, Frame, Suspension
+from engine.frames import PARKED, TASK_DONE, WAITING, Frame, Suspension
+from engine.jsonata import jsonata_binding
 from engine.limits import MAX_PAYLOAD_BYTES
 from engine.tasks import task_events
+from engine.wait import wait_until
+
+if TYPE_CHECKING:
+    from engine.interpreter import Execution
 
 
 # -- shared steps -----------------------------------------------------------------------------------
-def jsonata_binding(frame: Frame, **values: Any) -> dict:
-    """`$states` for a JSONata field: the state input plus what this phase adds (result, errorOutput)."""
-    values["input"] = frame.value
-    return values
-
 
 def finish(ex: Execution, frame: Frame, state: State, result: Any, result_bound: int | None = None) -> str:
     """The state's work produced `result` (of size at most `result_bound`, when the caller knows it):
@@ -170,29 +170,23 @@ def _choose(ex, frame, state, next_state, value, assign, output) -> str:
 
 # -- Wait -------------------------------------------------------------------------------------------
 def run_wait(ex: Execution, frame: Frame, state: State) -> str:
-    if frame.phase == "wait":
+    if frame.phase == WAITING:
         frame.phase = None
         if state.language == JSONATA:
             return finish(ex, frame, state, frame.value)
         return finish(ex, frame, state, io.input_path(state, frame.value, frame))
     ex.enter(frame, state)
     effective = frame.value if state.language == JSONATA else io.input_path(state, frame.value, frame)
-    until = _wait_until(state, frame, effective)
-    frame.phase = "wait"
+    until = wait_until(state, frame, effective)
+    frame.phase = WAITING
     ex.park_until(frame, state, until)
     return PARKED
-
-
-def _wait_until(state: State, frame: Frame, effective: Any) -> float:
-    from engine.wait import wait_until
-
-    return wait_until(state, frame, effective)
 
 
 # -- Task -------------------------------------------------------------------------------------------
 def run_task(ex: Execution, frame: Frame, state: State) -> str:
     phase = frame.phase
-    if phase == "task-done":
+    if phase == TASK_DONE:
         return _task_done(ex, frame, state)
     if phase is None:
         ex.enter(frame, state)
@@ -242,17 +236,3 @@ def _task_done(ex: Execution, frame: Frame, state: State) -> str:
     return ex.state_failed(frame, state, StatesError(error, cause))
 
 
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-HANDLERS = {
-    "Pass": run_pass,
-    "Succeed": run_succeed,
-    "Fail": run_fail,
-    "Choice": run_choice,
-    "Wait": run_wait,
-    "Task": run_task,
-}

@@ -6,16 +6,11 @@ missing, negative, fractional or not an ISO-8601 timestamp with an offset.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from engine.choice import parse_timestamp
 from engine.errors import QUERY_EVALUATION_ERROR, RUNTIME, StatesError
+from engine.jsonata import jsonata_binding
+from engine.jsontext import shown_text
 from engine.paths import PathNotFound
-
-
-def _shown(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
 def _seconds_from_path(path, frame, effective) -> float:
@@ -28,7 +23,7 @@ def _seconds_from_path(path, frame, effective) -> float:
         value = int(value)
     if type(value) is not int:
         raise StatesError(RUNTIME, "The SecondsPath parameter cannot be parsed as a long value: "
-                                   f"{path.text} == {_shown(value)}")
+                                   f"{path.text} == {shown_text(value)}")
     if value < 0:
         raise StatesError(RUNTIME, "The SecondsPath parameter references a negative value: "
                                    f"{path.text} == {value}")
@@ -44,30 +39,27 @@ def _timestamp_from_path(path, frame, effective) -> float:
     parsed = parse_timestamp(value) if isinstance(value, str) else None
     if parsed is None:
         raise StatesError(RUNTIME, "The TimestampPath parameter does not reference a valid ISO-8601 extended "
-                                   f"offset date-time format string: {path.text} == {_shown(value)}")
+                                   f"offset date-time format string: {path.text} == {shown_text(value)}")
     return parsed[0] + parsed[1] / 1e9
 
 
 def _seconds_from_expression(evaluate, frame) -> float:
-    from engine.states import jsonata_binding
-
     value = evaluate(jsonata_binding(frame), frame)
     if type(value) is float and value.is_integer():
         value = int(value)
     if type(value) is not int or value < 0:
         raise StatesError(QUERY_EVALUATION_ERROR,
-                          f"The Seconds field must be a non-negative integer, but was: {_shown(value)}")
+                          f"The Seconds field must be a non-negative integer, but was: {shown_text(value)}")
     return value
 
 
 def _timestamp_from_expression(evaluate, frame) -> float:
-    from engine.states import jsonata_binding
-
     value = evaluate(jsonata_binding(frame), frame)
     parsed = parse_timestamp(value) if isinstance(value, str) else None
     if parsed is None:
         raise StatesError(QUERY_EVALUATION_ERROR, "The Timestamp field cannot be parsed as an ISO-8601 "
-                                                  f"extended offset date-time format string: {_shown(value)}")
+                                                  "extended offset date-time format string: "
+                                                  f"{shown_text(value)}")
     return parsed[0] + parsed[1] / 1e9
 
 

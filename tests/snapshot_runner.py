@@ -12,8 +12,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from engine import Execution, ExecutionOptions, Machine, RunResult
-from engine.interpreter import RUNNING
+from engine import RUNNING, Execution, ExecutionOptions, Machine, RunResult
 from engine.runner import answer_task
 
 
@@ -37,16 +36,16 @@ def run_reloading(machine: Machine, execution_input: Any, options: ExecutionOpti
         execution = reload(execution)
         if execution.status != RUNNING:
             break
-        if execution.runnable:
+        if execution.has_runnable():
             continue
-        tasks = [s for s in execution.pending.values() if s.kind == "task"]
+        tasks = [s for s in execution.suspensions().values() if s.kind == "task"]
         if tasks:
             for suspension in tasks:
                 answer_task(execution, task_handler, suspension)
             continue
-        if not execution.pending:
+        if not execution.suspensions():
             raise RuntimeError("execution is stuck: nothing runnable and nothing pending")
-        wake = min(execution.pending.values(), key=lambda s: s.until)
+        wake = min(execution.suspensions().values(), key=lambda s: s.until)
         now[0] = max(now[0], wake.until)
         execution.resume_wait(wake.frame)
     if events is not None:

@@ -90,7 +90,7 @@ def test_a_failed_child_beyond_tolerance_fails_the_map_and_withdraws_the_running
     ex.resume_child(first.frame, error="Boom", cause="child failed", failed=True)
     ex.run()
     assert (ex.status, ex.error) == ("FAILED", "States.ExceedToleratedFailureThreshold")
-    assert set(ex.cancelled) >= {s.frame for s in others}
+    assert set(ex.take_withdrawn()) >= {s.frame for s in others}
     assert "MapRunFailed" in [event["type"] for event in ex.events]
 
 
@@ -110,8 +110,8 @@ def test_waiting_children_survive_a_snapshot():
     ex = Execution(machine, ITEMS, _options())
     ex.run()
     restored = Execution.from_snapshot(machine, json.loads(json.dumps(ex.to_snapshot())), _options())
-    assert sorted(s.attempt for s in restored.pending.values() if s.kind == "child") == [0, 1, 2]
-    suspensions = list(restored.pending.values())
+    assert sorted(s.attempt for s in restored.suspensions().values() if s.kind == "child") == [0, 1, 2]
+    suspensions = list(restored.suspensions().values())
     while suspensions:
         _run_children(restored, suspensions)
         suspensions = restored.run()
@@ -137,13 +137,13 @@ def _reloaded(machine, ex: Execution) -> Execution:
 
 
 def _suspensions(ex: Execution) -> list[dict]:
-    return [suspension.to_dict() for suspension in ex.pending.values()]
+    return [suspension.to_dict() for suspension in ex.suspensions().values()]
 
 
 def _frames(ex: Execution) -> list[tuple]:
     return [(frame.id, frame.parent.id if frame.parent else None, frame.index, frame.machine_key,
              frame.state_name, frame.value, frame.phase, frame.silent, frame.last_event_id)
-            for frame in ex.frames.values()]
+            for frame in ex._frames.values()]
 
 
 def test_a_waiting_child_is_a_row_of_numbers_in_the_snapshot_and_comes_back_the_same():
@@ -159,8 +159,8 @@ def test_a_waiting_child_is_a_row_of_numbers_in_the_snapshot_and_comes_back_the_
     assert _suspensions(restored) == _suspensions(ex)
     assert _frames(restored) == _frames(ex)
     assert json.dumps(restored.to_snapshot()) == snapshot
-    first = next(iter(restored.pending.values()))
-    assert first.parameters is restored.frames[first.frame].value  # one object, as before the dump
+    first = next(iter(restored.suspensions().values()))
+    assert first.parameters is restored._frames[first.frame].value  # one object, as before the dump
 
 
 def test_children_given_their_input_by_an_item_selector_come_back_with_it():
@@ -171,8 +171,9 @@ def test_children_given_their_input_by_an_item_selector_come_back_with_it():
     ex.run()
     restored = _reloaded(machine, ex)
     assert _suspensions(restored) == _suspensions(ex)
-    assert [s.parameters for s in restored.pending.values()][:2] == [{"v": 1, "at": 0}, {"v": 2, "at": 1}]
-    _run_children(restored, list(restored.pending.values()))
+    first_two = [s.parameters for s in restored.suspensions().values()][:2]
+    assert first_two == [{"v": 1, "at": 0}, {"v": 2, "at": 1}]
+    _run_children(restored, list(restored.suspensions().values()))
     restored.run()
     assert restored.output == [{"v": 2}, {"v": 4}, {"v": 6}, {"v": 8}, {"v": 10}]
 
@@ -184,6 +185,6 @@ def test_a_snapshot_is_the_same_after_children_finish_between_reloads():
     while suspensions:
         _run_children(ex, suspensions[:1])
         ex = _reloaded(machine, ex)
-        suspensions = list(ex.pending.values())
+        suspensions = list(ex.suspensions().values())
         ex.run()
     assert (ex.status, ex.output) == ("SUCCEEDED", [{"v": 2}, {"v": 4}, {"v": 6}, {"v": 8}, {"v": 10}])

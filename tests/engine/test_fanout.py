@@ -62,7 +62,7 @@ def test_parallel_branches_park_side_by_side():
     definition = single({"Type": "Parallel", "End": True, "Branches": [
         {"StartAt": "A", "States": {"A": task()}}, {"StartAt": "B", "States": {"B": task()}}]})
     execution = start(definition, {})
-    assert len(execution.pending) == 2
+    assert len(execution.suspensions()) == 2
 
 
 def test_a_failing_branch_fails_the_parallel_with_its_error_and_aborts_the_other_branch():
@@ -70,13 +70,13 @@ def test_a_failing_branch_fails_the_parallel_with_its_error_and_aborts_the_other
         {"StartAt": "A", "States": {"A": task()}},
         {"StartAt": "B", "States": {"B": task()}}]})
     execution = start(definition, {})
-    first, second = execution.pending
-    execution.cancelled.clear()
+    first, second = execution.suspensions()
+    execution.take_withdrawn()
     execution.resume_task(first, error="Boom", cause="branch A")
     execution.run()
     assert (execution.status, execution.error, execution.cause) == ("FAILED", "Boom", "branch A")
-    assert execution.cancelled == [second]
-    assert execution.pending == {}
+    assert execution.take_withdrawn() == [second]
+    assert execution.suspensions() == {}
     assert "TaskStateAborted" in types(execution.events)
     assert types(execution.events)[-2:] == ["ParallelStateFailed", "ExecutionFailed"]
 
@@ -93,21 +93,21 @@ def test_a_parallel_catch_takes_a_branch_failure():
 # -- Map concurrency -----------------------------------------------------------------------------------
 def test_max_concurrency_limits_how_many_parked_iterations_run_at_once():
     execution = start(single(map_state({"T": task()}, MaxConcurrency=2)), [1, 2, 3, 4, 5])
-    assert sorted(s.parameters for s in execution.pending.values()) == [1, 2]
-    frame_id = next(f for f, s in execution.pending.items() if s.parameters == 1)
+    assert sorted(s.parameters for s in execution.suspensions().values()) == [1, 2]
+    frame_id = next(f for f, s in execution.suspensions().items() if s.parameters == 1)
     execution.resume_task(frame_id, result="one")
     execution.run()
-    assert sorted(s.parameters for s in execution.pending.values()) == [2, 3]
+    assert sorted(s.parameters for s in execution.suspensions().values()) == [2, 3]
 
 
 def test_max_concurrency_zero_runs_every_iteration_at_once():
     execution = start(single(map_state({"T": task()}, MaxConcurrency=0)), [1, 2, 3, 4, 5])
-    assert sorted(s.parameters for s in execution.pending.values()) == [1, 2, 3, 4, 5]
+    assert sorted(s.parameters for s in execution.suspensions().values()) == [1, 2, 3, 4, 5]
 
 
 def test_map_output_keeps_item_order_whatever_order_iterations_finish_in():
     execution = start(single(map_state({"T": task()})), ["a", "b", "c"])
-    last_item_first = sorted(execution.pending.items(), key=lambda p: p[1].parameters, reverse=True)
+    last_item_first = sorted(execution.suspensions().items(), key=lambda p: p[1].parameters, reverse=True)
     for frame_id, suspension in last_item_first:
         execution.resume_task(frame_id, result=suspension.parameters.upper())
         execution.run()
@@ -117,7 +117,7 @@ def test_map_output_keeps_item_order_whatever_order_iterations_finish_in():
 def test_max_concurrency_path_reads_the_limit_from_the_input():
     execution = start(single(map_state({"T": task()}, ItemsPath="$.items", MaxConcurrencyPath="$.limit")),
                       {"items": [1, 2, 3, 4], "limit": 3})
-    assert len(execution.pending) == 3
+    assert len(execution.suspensions()) == 3
 
 
 def test_an_empty_map_succeeds_with_an_empty_list():
@@ -133,12 +133,12 @@ def test_map_input_that_is_not_a_list_fails_with_states_runtime():
 # -- failures ------------------------------------------------------------------------------------------
 def test_a_failing_iteration_aborts_the_running_ones_and_fails_the_map():
     execution = start(single(map_state({"T": task()}, MaxConcurrency=3)), [1, 2, 3, 4])
-    by_item = {s.parameters: f for f, s in execution.pending.items()}
-    execution.cancelled.clear()
+    by_item = {s.parameters: f for f, s in execution.suspensions().items()}
+    execution.take_withdrawn()
     execution.resume_task(by_item[2], error="Item.Failed", cause="two")
     execution.run()
     assert (execution.status, execution.error, execution.cause) == ("FAILED", "Item.Failed", "two")
-    assert sorted(execution.cancelled) == sorted([by_item[1], by_item[3]])
+    assert sorted(execution.take_withdrawn()) == sorted([by_item[1], by_item[3]])
     event_types = types(execution.events)
     assert event_types.count("MapIterationAborted") == 2
     assert "MapStateFailed" in event_types
@@ -252,14 +252,14 @@ def test_distributed_map_iterations_cannot_read_the_parents_variables():
 def test_max_concurrency_also_limits_iterations_parked_on_a_wait():
     waiting = {"W": {"Type": "Wait", "Seconds": 10, "End": True}}
     execution = start(single(map_state(waiting, MaxConcurrency=2)), [1, 2, 3])
-    assert [s.kind for s in execution.pending.values()] == ["wait", "wait"]
+    assert [s.kind for s in execution.suspensions().values()] == ["wait", "wait"]
 
 
 def test_max_concurrency_one_runs_iterations_strictly_one_after_another():
     execution = start(single(map_state({"T": task()}, MaxConcurrency=1)), ["a", "b", "c"])
     order = []
-    while execution.pending:
-        (frame_id, suspension), = execution.pending.items()
+    while execution.suspensions():
+        (frame_id, suspension), = execution.suspensions().items()
         order.append(suspension.parameters)
         execution.resume_task(frame_id, result=suspension.parameters)
         execution.run()
@@ -273,14 +273,14 @@ def test_a_failing_iteration_withdraws_tasks_parked_deep_inside_a_sibling():
         {"Variable": "$", "NumericEquals": 1, "Next": "Fan"}], "Default": "Solo"},
         "Fan": inner_parallel, "Solo": task()}))
     execution = start(definition, [1, 2])
-    assert len(execution.pending) == 3  # two branch tasks for item 1, one task for item 2
-    solo = next(f for f, s in execution.pending.items() if s.state_name == "Solo")
-    deep = sorted(f for f in execution.pending if f != solo)
-    execution.cancelled.clear()
+    assert len(execution.suspensions()) == 3  # two branch tasks for item 1, one task for item 2
+    solo = next(f for f, s in execution.suspensions().items() if s.state_name == "Solo")
+    deep = sorted(f for f in execution.suspensions() if f != solo)
+    execution.take_withdrawn()
     execution.resume_task(solo, error="Boom")
     execution.run()
     assert execution.status == "FAILED"
-    assert sorted(execution.cancelled) == deep
+    assert sorted(execution.take_withdrawn()) == deep
 
 
 def test_a_retried_map_runs_all_its_iterations_again():

@@ -8,7 +8,6 @@ import json
 import pytest
 
 from engine import Execution, ExecutionOptions, compile_definition
-from engine.states import task_started
 
 LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:f"
 START = 1_700_000_000.0
@@ -48,7 +47,7 @@ def test_a_task_parks_the_execution_with_a_task_suspension():
     assert (suspension.kind, suspension.state_name, suspension.resource) == ("task", "T", LAMBDA)
     assert suspension.parameters == {"n": 4}
     assert suspension.attempt == 0
-    assert execution.pending == {suspension.frame: suspension}
+    assert execution.suspensions() == {suspension.frame: suspension}
 
 
 def test_running_again_without_answering_changes_nothing():
@@ -92,7 +91,7 @@ def test_resume_task_with_a_result_runs_the_execution_on_to_its_end():
     execution.resume_task(suspension.frame, result={"ok": True})
     assert execution.run() == []
     assert (execution.status, execution.output) == ("SUCCEEDED", {"a": 1, "r": {"ok": True}})
-    assert execution.pending == {}
+    assert execution.suspensions() == {}
 
 
 def test_resume_task_with_an_error_fails_the_execution():
@@ -119,7 +118,7 @@ def test_task_started_records_the_started_event_of_the_resource_family():
         "Parameters": {"QueueUrl": "q", "MessageBody": "m"}}}})
     (suspension,) = execution.run()
     execution.events.clear()
-    task_started(execution, execution.frames[suspension.frame])
+    execution.task_started(suspension.frame)
     (event,) = execution.events
     assert event["type"] == "TaskStarted"
     assert event["taskStartedEventDetails"] == {"resourceType": "sqs", "resource": "sendMessage"}
@@ -212,8 +211,8 @@ def test_stop_aborts_and_withdraws_the_pending_task():
     (suspension,) = execution.run()
     execution.stop("User.Stop", "no longer needed")
     assert (execution.status, execution.error) == ("ABORTED", "User.Stop")
-    assert execution.pending == {}
-    assert execution.cancelled == [suspension.frame]
+    assert execution.suspensions() == {}
+    assert execution.take_withdrawn() == [suspension.frame]
     assert execution.events[-1]["type"] == "ExecutionAborted"
     assert execution.events[-1]["executionAbortedEventDetails"] == {"error": "User.Stop",
                                                                    "cause": "no longer needed"}
@@ -249,7 +248,7 @@ def test_time_out_ends_a_running_execution_timed_out():
     (suspension,) = execution.run()
     execution.time_out()
     assert (execution.status, execution.error) == ("TIMED_OUT", "States.Timeout")
-    assert execution.cancelled == [suspension.frame]
+    assert execution.take_withdrawn() == [suspension.frame]
     assert execution.events[-1]["type"] == "ExecutionTimedOut"
 
 
@@ -266,7 +265,7 @@ def test_a_snapshot_is_json_and_continues_a_parked_task_where_it_stopped():
     (suspension,) = execution.run()
     last_id = execution.events[-1]["id"]
     restored = reload(execution, definition, clock)
-    assert restored.pending[suspension.frame] == suspension
+    assert restored.suspension(suspension.frame) == suspension
     restored.resume_task(suspension.frame, result=2)
     restored.run()
     assert (restored.status, restored.output) == ("SUCCEEDED", {"a": 1, "r": 2})
@@ -281,7 +280,7 @@ def test_a_snapshot_keeps_retry_counts_and_the_back_off():
     execution.resume_task(first.frame, error="E")
     (backoff,) = execution.run()
     restored = reload(execution, definition, clock)
-    assert restored.pending[backoff.frame].until == START + 3
+    assert restored.suspension(backoff.frame).until == START + 3
     restored.resume_wait(backoff.frame)
     (second,) = restored.run()
     assert second.attempt == 1
@@ -328,7 +327,6 @@ def test_a_finished_execution_round_trips_through_a_snapshot(status):
     restored = reload(execution, definition, clock)
     assert (restored.status, restored.output, restored.error, restored.cause) == (
         execution.status, execution.output, execution.error, execution.cause)
-    assert restored.status is status  # interned: the loop compares statuses by identity
 
 
 def test_a_snapshot_in_the_middle_of_a_map_keeps_its_concurrency_and_progress():
@@ -340,8 +338,8 @@ def test_a_snapshot_in_the_middle_of_a_map_keeps_its_concurrency_and_progress():
     seen = []
     while execution.status == "RUNNING":
         execution = reload(execution, definition, clock)
-        assert len(execution.pending) <= 2
-        frame_id, suspension = min(execution.pending.items(), key=lambda p: p[1].parameters)
+        assert len(execution.suspensions()) <= 2
+        frame_id, suspension = min(execution.suspensions().items(), key=lambda p: p[1].parameters)
         seen.append(suspension.parameters)
         execution.resume_task(frame_id, result=suspension.parameters * 2)
         execution.run()
@@ -356,7 +354,7 @@ def test_a_snapshot_keeps_the_task_token_of_a_callback_task():
     execution, clock = start(definition, uuid=lambda: "token-9")
     (suspension,) = execution.run()
     restored = reload(execution, definition, clock, uuid=lambda: "another")
-    assert restored.pending[suspension.frame].task_token == "token-9"
+    assert restored.suspension(suspension.frame).task_token == "token-9"
     restored.resume_task(suspension.frame, result={"approved": True})
     restored.run()
     assert restored.output == {"approved": True}
@@ -382,7 +380,7 @@ def test_a_stopped_execution_round_trips_as_aborted():
     execution.run()
     execution.stop("Operator", "why")
     restored = reload(execution, definition, clock)
-    assert (restored.status, restored.error, restored.cause, restored.pending) == (
+    assert (restored.status, restored.error, restored.cause, restored.suspensions()) == (
         "ABORTED", "Operator", "why", {})
 
 
@@ -394,7 +392,7 @@ def test_stop_withdraws_every_pending_branch_and_later_runs_do_nothing():
     suspensions = execution.run()
     assert sorted(s.kind for s in suspensions) == ["task", "wait"]
     execution.stop()
-    assert sorted(execution.cancelled) == sorted(s.frame for s in suspensions)
+    assert sorted(execution.take_withdrawn()) == sorted(s.frame for s in suspensions)
     execution.events.clear()
     assert execution.run() == [] and execution.events == []
     assert execution.status == "ABORTED"
@@ -407,8 +405,8 @@ def test_time_out_during_a_map_withdraws_its_iterations():
     suspensions = execution.run()
     execution.time_out()
     assert execution.status == "TIMED_OUT"
-    assert sorted(execution.cancelled) == sorted(s.frame for s in suspensions)
-    assert execution.pending == {}
+    assert sorted(execution.take_withdrawn()) == sorted(s.frame for s in suspensions)
+    assert execution.suspensions() == {}
 
 
 def test_back_off_suspensions_wake_at_the_capped_jittered_delay_from_the_failure():
@@ -428,3 +426,43 @@ def test_back_off_suspensions_wake_at_the_capped_jittered_delay_from_the_failure
         (attempt,) = execution.run()
     # 4 × 0.5, 12 × 0.25, min(36, 30) × 1/3
     assert waits == [2.0, 3.0, 10.0]
+
+
+# -- the door: what a caller asks of an execution ------------------------------------------------------
+LOOP = {"StartAt": "P", "States": {
+    "P": {"Type": "Pass", "Next": "C"},
+    "C": {"Type": "Choice", "Choices": [{"Variable": "$.done", "IsPresent": True, "Next": "End"}],
+          "Default": "P"},
+    "End": {"Type": "Succeed"}}}
+
+
+def test_an_execution_that_reaches_its_history_limit_fails_and_its_failure_is_the_last_event():
+    loop = LOOP
+    execution, _ = start(loop)
+    execution.run(max_transitions=100, history_limit=10)
+    assert (execution.status, execution.error) == ("FAILED", "States.Runtime")
+    assert "maximum number of history events (10)" in execution.cause
+    assert [event["id"] for event in execution.events] == list(range(1, 11))
+    assert execution.events[-1]["type"] == "ExecutionFailed" and execution.event_count == 10
+
+
+def test_without_a_history_limit_the_same_loop_runs_on():
+    loop = LOOP
+    execution, _ = start(loop)
+    execution.run(max_transitions=100)
+    assert execution.status == "RUNNING" and execution.has_runnable()
+
+
+def test_redrive_enters_an_outstanding_task_again_with_retry_counts_afresh():
+    execution, _ = start(task_then_pass(Retry=[{"ErrorEquals": ["States.ALL"], "MaxAttempts": 3}]))
+    (suspension,) = execution.run()
+    execution.resume_task(suspension.frame, error="Boom")
+    (backoff,) = execution.run()
+    execution.resume_wait(backoff.frame)
+    (retried,) = execution.run()
+    assert retried.attempt == 1
+    execution.redrive(lambda frame: None)
+    assert execution.suspensions() == {} and execution.has_runnable()
+    (again,) = execution.run()
+    assert (again.kind, again.state_name, again.attempt) == ("task", "T", 0)
+    assert types(execution.events).count("TaskStateEntered") == 2

@@ -16,12 +16,10 @@ from engine.intrinsics import (
     FUNCTIONS,
     IntrinsicArityError,
     InvalidIntrinsic,
-    JavaRandom,
     compile_intrinsic,
     is_intrinsic,
-    java_number_text,
-    json_text,
 )
+from engine.java import JavaRandom, java_json_text, java_number_text
 from engine.paths import compile_path, set_path
 from engine.payload import compile_template
 
@@ -543,7 +541,7 @@ def test_numbers_print_as_java_double_to_string(number, text):
 
 
 def test_json_text_is_compact_and_keeps_key_order():
-    assert json_text({"b": [1, {"a": None}], "a": "x/y"}) == '{"b":[1,{"a":null}],"a":"x/y"}'
+    assert java_json_text({"b": [1, {"a": None}], "a": "x/y"}) == '{"b":[1,{"a":null}],"a":"x/y"}'
 
 
 # --- the conformance corpus --------------------------------------------------------------------------

@@ -177,8 +177,8 @@ def measured_during_second_state(definition, handler=None):
     execution.run(max_transitions=1)  # First
     sizer.measured.clear()
     execution.run()
-    while execution.pending:
-        frame_id, suspension = next(iter(execution.pending.items()))
+    while execution.suspensions():
+        frame_id, suspension = next(iter(execution.suspensions().items()))
         execution.resume_task(frame_id, result=handler(suspension))
         execution.run()
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
@@ -214,7 +214,7 @@ def test_a_catch_result_path_write_into_a_200_kib_document_does_not_measure_it_a
     execution.sizer = sizer
     execution.run(max_transitions=1)
     execution.run()
-    (frame_id,) = execution.pending
+    (frame_id,) = execution.suspensions()
     sizer.measured.clear()
     execution.resume_task(frame_id, error="Boom", cause="c")
     execution.run()

@@ -84,10 +84,15 @@ def test_no_retrier_matches_an_unlisted_error_without_a_wildcard():
 
 
 def test_states_all_never_retries_states_runtime():
-    # AWS-documented: "States.ALL ... doesn't catch the States.DataLimitExceeded and States.Runtime
-    # error types"; States.Runtime is not retriable at all.
+    # AWS-documented: States.ALL doesn't catch States.Runtime; it is not retriable at all.
     rules = retriers({"ErrorEquals": ["States.ALL"]})
     assert find_retrier(rules, "States.Runtime") is None
+
+
+def test_states_all_matches_data_limit_exceeded_as_recorded_on_aws_but_task_failed_does_not():
+    # The guide says States.ALL does not; a recorded AWS execution shows a States.ALL Catcher taking it.
+    assert find_retrier(retriers({"ErrorEquals": ["States.ALL"]}), "States.DataLimitExceeded") == 0
+    assert find_retrier(retriers({"ErrorEquals": ["States.TaskFailed"]}), "States.DataLimitExceeded") is None
 
 
 def test_states_task_failed_matches_any_error_except_states_timeout():
