@@ -495,12 +495,11 @@ def with_statuses(svg: str, statuses: dict[str, str]) -> str:
     """The drawing with a `state-status-<outcome>` class on each state's node and group (a Parallel's or
     Map's cluster), and `state-status-not-entered` on the others: the same classes the live view toggles."""
     def mark(match: re.Match) -> str:
-        element_id, classes = match.group(1), match.group(2)
-        for prefix in ("state-", "group-"):
-            if element_id.startswith(prefix) and ("state" in classes.split()
-                                                  or "state-group" in classes.split()):
-                status = statuses.get(unescape(element_id)[len(prefix):], "not-entered")
-                return f'<g id="{element_id}" class="{classes} state-status-{status}"'
+        element_id, classes = unescape(match.group(1)), unescape(match.group(2)).split()
+        for prefix, kind in (("state-", "state"), ("group-", "state-group")):
+            if element_id.startswith(prefix) and kind in classes:
+                status = statuses.get(element_id[len(prefix):], "not-entered")
+                return f'{match.group(0)[:-1]} state-status-{status}"'
         return match.group(0)
 
     return _GROUP.sub(mark, svg)
