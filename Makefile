@@ -18,7 +18,7 @@ help:
 	@echo "make test   install (once), lint, run the test suite"
 	@echo "make lint   ruff"
 	@echo "make fmt    ruff format and autofix"
-	@echo "make bench  engine benchmarks, then durable throughput (db_worker on SQLite and PostgreSQL)"
+	@echo "make bench  engine benchmarks, graph drawing, then durable throughput (SQLite and PostgreSQL)"
 
 $(STAMP): pyproject.toml
 	@scripts/make-venv $(VENV)
@@ -51,5 +51,6 @@ fmt: install
 
 bench: install
 	$(PY) -m engine.bench
+	$(PY) manage.py bench_graph
 	@echo "Durable (Standard executions through db_worker processes):"
 	$(PY) manage.py bench_durable

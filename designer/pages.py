@@ -10,9 +10,10 @@ from django.contrib import messages
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from designer import runtime
+from designer import graph, runtime
 from designer.documents import attachment, printable, show, show_details
 from designer.examples import EXAMPLE_INPUT, EXAMPLE_NAME, example_definition
 from designer.models import Execution, HistoryEvent, MachineType, StateMachine
@@ -31,6 +32,7 @@ def machine_detail(request, name):
     context = {
         "machine": machine,
         "definition": show(machine.definition),
+        "graph": _graph(machine.definition),
         # A Map Run's children are listed on their parent's page, not among the machine's executions.
         "executions": Execution.objects.of_machine(machine).filter(parent=None).recent(50),
         "input": request.session.pop("last_input", None)
@@ -122,8 +124,23 @@ def execution_detail(request, pk):
                      for run in execution.map_runs.order_by("start_date", "id")],
         "children_shown": MAP_RUN_CHILDREN_SHOWN,
         "redrivable": execution.type == MachineType.STANDARD and runtime.redrive_problem(execution) is None,
+        "graph": _graph(execution.revision.definition, execution),
     }
     return render(request, "designer/execution.html", context)
+
+
+def _graph(definition: str, execution: Execution | None = None):
+    """The definition's drawing as inline SVG (safe: built from our own DOT with escaped labels and
+    checked element by element in graph.py), with each state's status when it is an execution's;
+    None when Graphviz is not installed."""
+    svg = graph.definition_svg(definition)
+    if svg is None:
+        return None
+    if execution is not None:
+        events = execution.events.order_by("seq").values_list(
+            "seq", "type", "previous_event_id", "details__name")
+        svg = graph.with_statuses(svg, graph.state_statuses(events.iterator(), execution.status))
+    return mark_safe(svg)
 
 
 def _event_row(event):
