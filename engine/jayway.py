@@ -22,17 +22,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from engine.jayway_filter import compile_filter
+from engine.jayway_text import BLANKS, JaywayError, NotFound, closing, quoted, split_top_level
 from engine.jsonpath_functions import FUNCTIONS, FunctionError
-
-BLANKS = " \t\r\n"
-
-
-class JaywayError(ValueError):
-    """The text is not a path Jayway compiles."""
-
-
-class NotFound(Exception):
-    """A definite path selected nothing."""
 
 
 # -- tokens: each maps one node to the nodes it selects ------------------------------------------------
@@ -229,7 +221,7 @@ class _Reader:
             end += 1
         name = self.text[start:end]
         if end < len(self.text) and self.text[end] == "(":
-            close = _closing(self.text, end, "(", ")")
+            close = closing(self.text, end, "(", ")")
             if close < 0:
                 self.fail(f"Arguments to function: '{name}' are not closed properly")
             if name not in FUNCTIONS:
@@ -263,7 +255,7 @@ class _Reader:
     def read_names(self, pos: int, quote: str) -> None:
         names = []
         while True:
-            value, pos = _quoted(self.text, pos, quote)
+            value, pos = quoted(self.text, pos, quote)
             if value is None:
                 self.fail(f"Property has not been closed - missing closing {quote}")
             names.append(value)
@@ -299,81 +291,23 @@ class _Reader:
         self.pos = close + 1
 
     def read_filter(self, question: int) -> None:
-        from engine.jayway_filter import compile_filter
-
         open_paren = self.significant(question + 1)
         if open_paren >= len(self.text) or self.text[open_paren] != "(":
             self.fail("Filter must start with '[?(' (predicate placeholders are not supported)")
-        close_paren = _closing(self.text, open_paren, "(", ")")
+        close_paren = closing(self.text, open_paren, "(", ")")
         close = self.significant(close_paren + 1) if close_paren > 0 else -1
         if close < 0 or close >= len(self.text) or self.text[close] != "]":
             self.fail("Filter must end with ')]'")
-        self.tokens.append(Filter(compile_filter(self.text[open_paren + 1:close_paren], self.text)))
+        predicate = compile_filter(self.text[open_paren + 1:close_paren], self.text, compile_jayway)
+        self.tokens.append(Filter(predicate))
         self.pos = close + 1
-
-
-def _quoted(text: str, pos: int, quote: str) -> tuple[str | None, int]:
-    """The quoted string starting at `pos` (unescaped) and the position after its closing quote."""
-    chars = []
-    pos += 1
-    while pos < len(text):
-        char = text[pos]
-        if char == "\\" and pos + 1 < len(text):
-            chars.append(_ESCAPES.get(text[pos + 1], text[pos + 1]))
-            pos += 2
-            continue
-        if char == quote:
-            return "".join(chars), pos + 1
-        chars.append(char)
-        pos += 1
-    return None, pos
-
-
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
-
-
-def _closing(text: str, pos: int, opener: str, closer: str) -> int:
-    """Index of the bracket closing the one at `pos`, skipping quoted strings; -1 if there is none."""
-    depth = 0
-    while pos < len(text):
-        char = text[pos]
-        if char in "'\"":
-            _, pos = _quoted(text, pos, char)
-            continue
-        if char == opener:
-            depth += 1
-        elif char == closer:
-            depth -= 1
-            if depth == 0:
-                return pos
-        pos += 1
-    return -1
-
-
-def _split_top_level(text: str) -> list[str]:
-    parts, depth, start, pos = [], 0, 0, 0
-    while pos < len(text):
-        char = text[pos]
-        if char in "'\"":
-            _, pos = _quoted(text, pos, char)
-            continue
-        if char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-        elif char == "," and depth == 0:
-            parts.append(text[start:pos])
-            start = pos + 1
-        pos += 1
-    parts.append(text[start:])
-    return parts
 
 
 def _arguments(text: str) -> list:
     """Jayway's parseFunctionParameters: a path argument starts with `$` or `@`, a JSON one with `{`,
     a digit or `"`; anything else (a single-quoted string, a minus sign) Jayway silently drops."""
     arguments = []
-    for part in _split_top_level(text) if text.strip() else []:
+    for part in split_top_level(text) if text.strip() else []:
         part = part.strip()
         if part[:1] in ("$", "@"):
             arguments.append(("path", compile_jayway(part[1:])))

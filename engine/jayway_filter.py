@@ -19,7 +19,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from engine.jayway import BLANKS, JaywayError, NotFound, _closing, _quoted, compile_jayway
+from engine.jayway_text import BLANKS, JaywayError, NotFound, closing, quoted
 
 UNDEFINED = object()
 _OPERATOR_CHARS = "<>=~!"
@@ -161,9 +161,10 @@ def _exists(value: Callable[[Any, Any], Any], expected: bool) -> Callable[[Any, 
 
 
 class _FilterReader:
-    def __init__(self, text: str, whole_path: str):
+    def __init__(self, text: str, whole_path: str, compile_path: Callable[[str], Any]):
         self.text = text
         self.whole_path = whole_path
+        self.compile_path = compile_path
         self.pos = 0
 
     def fail(self, message: str):
@@ -260,13 +261,13 @@ class _FilterReader:
         while self.pos < len(self.text):
             char = self.text[self.pos]
             if char == "[":
-                close = _closing(self.text, self.pos, "[", "]")
+                close = closing(self.text, self.pos, "[", "]")
                 if close < 0:
                     self.fail("Square brackets do not match")
                 self.pos = close + 1
                 continue
             if char == "(":
-                close = _closing(self.text, self.pos, "(", ")")
+                close = closing(self.text, self.pos, "(", ")")
                 if close < 0:
                     self.fail("Parentheses do not match")
                 self.pos = close + 1
@@ -275,7 +276,7 @@ class _FilterReader:
                 break
             self.pos += 1
         text = self.text[begin:self.pos]
-        return _path_value(text[0], compile_jayway(text[1:]))
+        return _path_value(text[0], self.compile_path(text[1:]))
 
     def read_literal(self, char: str) -> Callable[[Any, Any], Any]:
         value = self._literal(char)
@@ -283,7 +284,7 @@ class _FilterReader:
 
     def _literal(self, char: str) -> Any:
         if char in ("'", '"'):
-            value, end = _quoted(self.text, self.pos, char)
+            value, end = quoted(self.text, self.pos, char)
             if value is None:
                 self.fail("String literal does not have matching quotes")
             self.pos = end
@@ -293,7 +294,7 @@ class _FilterReader:
                 self.pos += len(word)
                 return value
         if char in "[{":
-            close = _closing(self.text, self.pos, char, "]" if char == "[" else "}")
+            close = closing(self.text, self.pos, char, "]" if char == "[" else "}")
             if close < 0:
                 self.fail("JSON literal is not closed")
             literal = self.text[self.pos:close + 1]
@@ -339,7 +340,7 @@ def _json_literal(text: str, reader: _FilterReader) -> Any:
     parts, pos = [], 0
     while pos < len(text):
         if text[pos] in "'\"":
-            value, end = _quoted(text, pos, text[pos])
+            value, end = quoted(text, pos, text[pos])
             parts.append(json.dumps(value))
             pos = end
         else:
@@ -351,9 +352,11 @@ def _json_literal(text: str, reader: _FilterReader) -> Any:
         reader.fail(f"Invalid JSON literal {text}")
 
 
-def compile_filter(expression: str, whole_path: str) -> Callable[[Any, Any], bool]:
-    """The predicate of `[?(expression)]`, a callable of (item, root)."""
-    reader = _FilterReader(expression, whole_path)
+def compile_filter(expression: str, whole_path: str,
+                   compile_path: Callable[[str], Any]) -> Callable[[Any, Any], bool]:
+    """The predicate of `[?(expression)]`, a callable of (item, root); `compile_path` compiles the
+    `@…`/`$…` paths inside it (jayway.compile_jayway, which calls this for the filters of a path)."""
+    reader = _FilterReader(expression, whole_path, compile_path)
     predicate = reader.read_or()
     if reader.skip():
         reader.fail(f"Expected end of filter expression instead of {expression[reader.pos:]!r}")

@@ -145,7 +145,8 @@ def test_designer_uses_only_what_the_engine_exports(modules, graph):
         if not name.startswith("designer"):
             continue
         for imported, names in edges.items():
-            if imported.startswith("engine."):
+            # `from engine import jsontext` is an edge to the submodule; allowed when the door exports it.
+            if imported.startswith("engine.") and imported.removeprefix("engine.") not in exported:
                 wrong.append(f"{name} imports {imported}")
             wrong += [f"{name} imports engine.{item}" for item in names
                       if imported == "engine" and item not in exported]
