@@ -343,14 +343,9 @@ def start_execution(machine: StateMachine, input_text: str | None = None, name: 
     from designer import tasks
 
     started = now()
+    # Reads before the transaction: on SQLite it holds the one write lock, which the workers need too.
+    revision = revision or machine.current_revision()
     with transaction.atomic():
-        if not express:
-            existing = Execution.objects.filter(machine=machine, name=name).first()
-            if existing is not None:
-                if existing.status == ExecutionStatus.RUNNING and existing.input == input_text:
-                    return existing  # AWS: StartExecution is idempotent for a running execution
-                raise ExecutionAlreadyExists(f"Execution Already Exists: '{existing.arn}'")
-        revision = revision or machine.current_revision()
         row = Execution(machine=machine, revision=revision, type=machine.type, name=name, arn=execution_arn,
                         input=input_text, start_date=_datetime(started), parent=parent)
         if express:
@@ -366,7 +361,11 @@ def start_execution(machine: StateMachine, input_text: str | None = None, name: 
         try:
             with transaction.atomic():
                 row.save()
-        except IntegrityError:  # a concurrent start with the same name won the race
+        except IntegrityError:  # the name is taken (looked up only now: a new name is the rule)
+            existing = Execution.objects.filter(machine=machine, name=name).first()
+            if (existing is not None and existing.status == ExecutionStatus.RUNNING
+                    and existing.input == input_text):
+                return existing  # AWS: StartExecution is idempotent for a running execution
             raise ExecutionAlreadyExists(f"Execution Already Exists: '{execution_arn}'") from None
         _insert_history(_history_rows(row, ex))
         tasks.advance.enqueue(row.pk, row.version)

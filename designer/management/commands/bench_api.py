@@ -12,6 +12,7 @@ ListStateMachines. The clients share the machine's cores with the server, as the
 `--ceiling` shows what boto3 alone can send here.
 """
 
+import contextlib
 import json
 import os
 import secrets
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -72,11 +74,13 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(rows, indent=2))
             return
         self.stdout.write(f"{'operation':<20} {'database':<11} {'workers':>7} {'calls':>7} {'calls/s':>8} "
-                          f"{'p50 ms':>7} {'p99 ms':>7} {'errors':>6}")
+                          f"{'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'server CPU/call':>15} "
+                          f"{'worker CPU/call':>15}")
         for row in rows:
             self.stdout.write(
                 f"{row['operation']:<20} {row['database']:<11} {row['workers']:>7} {row['calls']:>7} "
-                f"{row['per_second']:>8.0f} {row['p50_ms']:>7.1f} {row['p99_ms']:>7.1f} {row['errors']:>6}")
+                f"{row['per_second']:>8.0f} {row['p50_ms']:>7.1f} {row['p99_ms']:>7.1f} {row['errors']:>6} "
+                f"{row.get('server_cpu_ms', 0):>12.2f} ms {row.get('worker_cpu_ms', 0):>12.2f} ms")
         for row in rows:
             if row.get("note"):
                 self.stdout.write(f"{row['operation']} on {row['database']}: {row['note']}")
@@ -168,15 +172,19 @@ def _measure(workers: int, seconds: float, threads: int) -> list[dict]:
         clients = [_client(endpoint, key.access_key_id, secret) for _ in range(threads)]
         clients[0].list_state_machines()  # the server's first answer (imports, botocore's model) is not timed
         started: list[str] = []
+        server, workers_ = processes[0].pid, [process.pid for process in processes[1:]]
         rows = []
-        rows.append(_drive("StartExecution", clients, seconds, lambda client: started.append(
-            client.start_execution(stateMachineArn=machine.arn, input='{"n": 1}')["executionArn"])))
+        with _cpu(rows, server, workers_):
+            rows.append(_drive("StartExecution", clients, seconds, lambda client: started.append(
+                client.start_execution(stateMachineArn=machine.arn, input='{"n": 1}')["executionArn"])))
         rows[-1]["note"] = _backlog(Execution, len(started))
         arns = started or [""]
-        rows.append(_drive("DescribeExecution", clients, seconds, lambda client: client.describe_execution(
-            executionArn=arns[int(time.monotonic() * 1e6) % len(arns)])))
-        rows.append(_drive("ListStateMachines", clients, seconds,
-                           lambda client: client.list_state_machines(maxResults=20)))
+        with _cpu(rows, server, workers_):
+            rows.append(_drive("DescribeExecution", clients, seconds, lambda client: (
+                client.describe_execution(executionArn=arns[int(time.monotonic() * 1e6) % len(arns)]))))
+        with _cpu(rows, server, workers_):
+            rows.append(_drive("ListStateMachines", clients, seconds,
+                               lambda client: client.list_state_machines(maxResults=20)))
         return rows
     finally:
         for process in processes:
@@ -186,6 +194,29 @@ def _measure(workers: int, seconds: float, threads: int) -> list[dict]:
                 process.wait(15)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system) the processes have used so far, from /proc (0 where there is none)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+@contextlib.contextmanager
+def _cpu(rows: list[dict], server: int, workers: list[int]):
+    """Adds to the phase's row the CPU milliseconds per call the server and the workers spent: a figure
+    that other load on a shared machine changes much less than calls/s."""
+    before = _cpu_seconds([server]), _cpu_seconds(workers)
+    yield
+    calls = max(rows[-1]["calls"], 1)
+    rows[-1]["server_cpu_ms"] = (_cpu_seconds([server]) - before[0]) * 1000 / calls
+    rows[-1]["worker_cpu_ms"] = (_cpu_seconds(workers) - before[1]) * 1000 / calls
 
 
 def _backlog(execution_model, started: int) -> str:
