@@ -179,7 +179,9 @@ def verify(method: str, path: str, query: str, headers: dict[str, str], body: by
     if moment > now + MAX_SKEW:
         raise AuthError("InvalidSignatureException", f"Signature not yet current: {amz_date} is still "
                         f"later than {(now + MAX_SKEW).strftime(stamp)} ({now.strftime(stamp)} + 5 min.)")
-    key = AccessKey.objects.active().select_related("user").filter(access_key_id=key_id).first()
+    # Read on every call, so a revoked key (or deactivated user) is refused at once. The id is unique:
+    # no ORDER BY (the model's ordering made a third of this query's cost under load).
+    key = next(iter(AccessKey.objects.active().filter(access_key_id=key_id).order_by()[:1]), None)
     if key is None:
         raise AuthError("UnrecognizedClientException",
                         "The security token included in the request is invalid.")
