@@ -368,9 +368,9 @@ def start_execution(machine: StateMachine, input_text: str | None = None, name: 
                 return existing  # AWS: StartExecution is idempotent for a running execution
             raise ExecutionAlreadyExists(f"Execution Already Exists: '{execution_arn}'") from None
         _insert_history(_history_rows(row, ex))
-        tasks.advance.enqueue(row.pk, row.version)
         deadline = started + _time_limit(compiled)
-        tasks.execution_timeout.using(run_after=_real(deadline)).enqueue(row.pk)
+        _enqueue_together([(tasks.advance, (row.pk, row.version)),
+                           (tasks.execution_timeout.using(run_after=_real(deadline)), (row.pk,))])
         _ensure_sweeper()
     return row
 
@@ -698,6 +698,26 @@ def _enqueue_many(task, arguments: list[tuple]) -> None:
                      priority=task.priority, task_path=task.module_path, queue_name=task.queue_name,
                      run_after=task.run_after or get_date_max(), backend_name=backend.alias)
         for args in arguments], batch_size=500)
+
+
+def _enqueue_together(calls: list[tuple[Any, tuple]]) -> None:
+    """Enqueue a few different tasks in one INSERT (a start queues its first step and its time limit,
+    and every statement in the write transaction keeps the other writers waiting); rows as in
+    _enqueue_many."""
+    from django_tasks_db.backend import DatabaseBackend
+    from django_tasks_db.compat import normalize_json
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    if not all(isinstance(task.get_backend(), DatabaseBackend) for task, _ in calls):
+        for task, args in calls:
+            task.enqueue(*args)
+        return
+    DBTaskResult.objects.bulk_create([
+        DBTaskResult(id=task.get_backend()._get_id(),
+                     args_kwargs=normalize_json({"args": list(args), "kwargs": {}}), priority=task.priority,
+                     task_path=task.module_path, queue_name=task.queue_name,
+                     run_after=task.run_after or get_date_max(), backend_name=task.get_backend().alias)
+        for task, args in calls])
 
 
 def _hint_delivery(map_run_id: int, parent_id: int) -> None:
@@ -1238,14 +1258,25 @@ def sweep_period() -> float:
     return max(settings.STEPWISE_TASK_LEASE_SECONDS, 1.0)
 
 
+_queued_sweep: list = [None]  # the id of a `sweep` row this process saw queued
+
+
 def _ensure_sweeper() -> None:
-    """Keep one `sweep` row queued while there is work (started by any start; it stops when idle)."""
+    """Keep one `sweep` row queued while there is work (started by any start; it stops when idle).
+
+    The row this process last saw queued is looked up by its key first: finding a queued sweep by its
+    task path scans every queued row, a year's time limits of every execution among them."""
     from django_tasks_db.models import DBTaskResult
 
     from designer import tasks
 
-    if not DBTaskResult.objects.filter(task_path="designer.tasks.sweep", status="READY").exists():
-        tasks.sweep.using(run_after=_wall() + timedelta(seconds=sweep_period())).enqueue()
+    queued = DBTaskResult.objects.filter(status="READY")
+    if _queued_sweep[0] is not None and queued.filter(pk=_queued_sweep[0]).exists():
+        return
+    _queued_sweep[0] = queued.filter(task_path="designer.tasks.sweep").values_list("pk", flat=True).first()
+    if _queued_sweep[0] is None:
+        _queued_sweep[0] = tasks.sweep.using(
+            run_after=_wall() + timedelta(seconds=sweep_period())).enqueue().id
 
 
 def sweep_and_reschedule() -> None:

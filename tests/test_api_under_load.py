@@ -66,12 +66,12 @@ def test_bench_api_drives_a_real_server_and_prints_its_table(tmp_path):
          "--no-postgres"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split()[:5] == ["operation", "database", "workers", "calls", "calls/s"]
+    assert lines[0].split()[:6] == ["operation", "database", "web", "workers", "calls", "calls/s"]
     rows = {line.split()[0]: line.split() for line in lines[1:4]}
     assert set(rows) == {"StartExecution", "DescribeExecution", "ListStateMachines"}
     for operation, row in rows.items():
-        database, workers, calls, errors = row[1], row[2], int(row[3]), int(row[7])
-        assert (database, workers) == ("sqlite", "1")
+        database, web, workers, calls, errors = row[1], row[2], row[3], int(row[4]), int(row[8])
+        assert (database, web, workers) == ("sqlite", "1", "1")
         assert calls > 0 and errors == 0, f"{operation}: {row}"
     assert "StartExecution on sqlite:" in result.stdout
 

@@ -52,13 +52,15 @@ class Command(BaseCommand):
         parser.add_argument("--json", dest="as_json", action="store_true", help="print the results as JSON")
         parser.add_argument("--ceiling", action="store_true",
                             help="only boto3 against an endpoint that answers at once (the client's cost)")
+        parser.add_argument("--web-processes", type=int, default=1,
+                            help="daphne processes sharing one listening socket (`make run` starts 1)")
         parser.add_argument("--measure", help=_hidden())
         parser.add_argument("--workers", type=int, default=1, help=_hidden())
 
     def handle(self, *args, seconds, threads, postgres_workers, no_postgres, no_sqlite, as_json, ceiling,
-               measure, workers, **options):
+               web_processes, measure, workers, **options):
         if measure:
-            print(json.dumps(_measure(workers, seconds, threads)))
+            print(json.dumps(_measure(workers, seconds, threads, web_processes)))
             return
         if ceiling:
             rows = [{"database": "none", "workers": 0, **row} for row in _ceiling(seconds, threads)]
@@ -68,17 +70,19 @@ class Command(BaseCommand):
                 targets.append(("postgresql", postgres_workers))
             rows = []
             for database, count in targets:
-                for row in _in_fresh_database(database, count, seconds, threads):
-                    rows.append({"database": database, "workers": count, **row})
+                for row in _in_fresh_database(database, count, seconds, threads, web_processes):
+                    rows.append({"database": database, "workers": count, "web_processes": web_processes,
+                                 **row})
         if as_json:
             self.stdout.write(json.dumps(rows, indent=2))
             return
-        self.stdout.write(f"{'operation':<20} {'database':<11} {'workers':>7} {'calls':>7} {'calls/s':>8} "
-                          f"{'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'server CPU/call':>15} "
+        self.stdout.write(f"{'operation':<20} {'database':<11} {'web':>3} {'workers':>7} {'calls':>7} "
+                          f"{'calls/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'server CPU/call':>15} "
                           f"{'worker CPU/call':>15}")
         for row in rows:
             self.stdout.write(
-                f"{row['operation']:<20} {row['database']:<11} {row['workers']:>7} {row['calls']:>7} "
+                f"{row['operation']:<20} {row['database']:<11} {row.get('web_processes', 0):>3} "
+                f"{row['workers']:>7} {row['calls']:>7} "
                 f"{row['per_second']:>8.0f} {row['p50_ms']:>7.1f} {row['p99_ms']:>7.1f} {row['errors']:>6} "
                 f"{row.get('server_cpu_ms', 0):>12.2f} ms {row.get('worker_cpu_ms', 0):>12.2f} ms")
         for row in rows:
@@ -92,7 +96,8 @@ def _hidden():
     return argparse.SUPPRESS
 
 
-def _in_fresh_database(database: str, workers: int, seconds: float, threads: int) -> list[dict]:
+def _in_fresh_database(database: str, workers: int, seconds: float, threads: int,
+                       web_processes: int) -> list[dict]:
     manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
     env = {**os.environ, "DEBUG": "false", "LOG_LEVEL": "WARNING"}
     env.pop("REDIS_URL", None)
@@ -115,7 +120,7 @@ def _in_fresh_database(database: str, workers: int, seconds: float, threads: int
             subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True)
             out = subprocess.run(
                 [*manage, "bench_api", "--measure", database, "--workers", str(workers),
-                 "--seconds", str(seconds), "--threads", str(threads)],
+                 "--seconds", str(seconds), "--threads", str(threads), "--web-processes", str(web_processes)],
                 env=env, check=True, capture_output=True, text=True)
             return json.loads(out.stdout.strip().splitlines()[-1])
         finally:
@@ -146,7 +151,7 @@ def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60) ->
     raise TimeoutError(f"nothing listening on port {port} after {timeout:.0f} s")
 
 
-def _measure(workers: int, seconds: float, threads: int) -> list[dict]:
+def _measure(workers: int, seconds: float, threads: int, web_processes: int = 1) -> list[dict]:
     """In the fresh database: a server like `make run`'s, an access key, then the load."""
     from django.contrib.auth import get_user_model
 
@@ -161,8 +166,18 @@ def _measure(workers: int, seconds: float, threads: int) -> list[dict]:
     port = _free_port()
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     manage = str(settings.BASE_DIR / "manage.py")
-    processes = [subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                                   "designer.asgi:application"], cwd=settings.BASE_DIR, **quiet)]
+    if web_processes == 1:
+        processes = [subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                                       "designer.asgi:application"], cwd=settings.BASE_DIR, **quiet)]
+    else:
+        # Several daphne processes accept on one socket (the kernel hands each connection to one).
+        import socket
+
+        listener = socket.create_server(("127.0.0.1", port), backlog=1024)
+        processes = [subprocess.Popen([sys.executable, "-m", "daphne", "--fd", str(listener.fileno()),
+                                       "designer.asgi:application"], cwd=settings.BASE_DIR,
+                                      pass_fds=[listener.fileno()], **quiet) for _ in range(web_processes)]
+        listener.close()
     processes += [subprocess.Popen([sys.executable, manage, "db_worker", "--no-reload", "--no-startup-delay",
                                     "--interval", str(WORKER_POLL_SECONDS), "--worker-id", f"bench-{index}"],
                                    cwd=settings.BASE_DIR, **quiet) for index in range(workers)]
@@ -172,17 +187,18 @@ def _measure(workers: int, seconds: float, threads: int) -> list[dict]:
         clients = [_client(endpoint, key.access_key_id, secret) for _ in range(threads)]
         clients[0].list_state_machines()  # the server's first answer (imports, botocore's model) is not timed
         started: list[str] = []
-        server, workers_ = processes[0].pid, [process.pid for process in processes[1:]]
+        servers = [process.pid for process in processes[:web_processes]]
+        workers_ = [process.pid for process in processes[web_processes:]]
         rows = []
-        with _cpu(rows, server, workers_):
+        with _cpu(rows, servers, workers_):
             rows.append(_drive("StartExecution", clients, seconds, lambda client: started.append(
                 client.start_execution(stateMachineArn=machine.arn, input='{"n": 1}')["executionArn"])))
         rows[-1]["note"] = _backlog(Execution, len(started))
         arns = started or [""]
-        with _cpu(rows, server, workers_):
+        with _cpu(rows, servers, workers_):
             rows.append(_drive("DescribeExecution", clients, seconds, lambda client: (
                 client.describe_execution(executionArn=arns[int(time.monotonic() * 1e6) % len(arns)]))))
-        with _cpu(rows, server, workers_):
+        with _cpu(rows, servers, workers_):
             rows.append(_drive("ListStateMachines", clients, seconds,
                                lambda client: client.list_state_machines(maxResults=20)))
         return rows
@@ -209,13 +225,13 @@ def _cpu_seconds(pids: list[int]) -> float:
 
 
 @contextlib.contextmanager
-def _cpu(rows: list[dict], server: int, workers: list[int]):
-    """Adds to the phase's row the CPU milliseconds per call the server and the workers spent: a figure
-    that other load on a shared machine changes much less than calls/s."""
-    before = _cpu_seconds([server]), _cpu_seconds(workers)
+def _cpu(rows: list[dict], servers: list[int], workers: list[int]):
+    """Adds to the phase's row the CPU milliseconds per call the web server and the workers spent: a
+    figure that other load on a shared machine changes much less than calls/s."""
+    before = _cpu_seconds(servers), _cpu_seconds(workers)
     yield
     calls = max(rows[-1]["calls"], 1)
-    rows[-1]["server_cpu_ms"] = (_cpu_seconds([server]) - before[0]) * 1000 / calls
+    rows[-1]["server_cpu_ms"] = (_cpu_seconds(servers) - before[0]) * 1000 / calls
     rows[-1]["worker_cpu_ms"] = (_cpu_seconds(workers) - before[1]) * 1000 / calls
 
 
