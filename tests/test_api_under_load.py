@@ -9,11 +9,12 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
 import urllib.error
 import urllib.request
 
 import pytest
-from django.db import connections, transaction
+from django.db import OperationalError, connections, transaction
 
 from designer.api_asgi import is_api_call
 from tests.live import ROOT, server_env
@@ -132,3 +133,27 @@ def test_the_writers_turn_is_given_back_whether_a_transaction_commits_or_rolls_b
         assert _write_turn.locked()
         raise LookupError("rolled back")
     assert not _write_turn.locked()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_writer_that_cannot_get_its_turn_fails_as_sqlite_would_instead_of_hanging(monkeypatch):
+    if connections["default"].vendor != "sqlite":
+        pytest.skip("the turn is SQLite's")
+    monkeypatch.setitem(connections["default"].settings_dict["OPTIONS"], "timeout", 0.2)
+    errors = []
+
+    def other_writer():
+        try:
+            with transaction.atomic():
+                pass
+        except OperationalError as error:
+            errors.append(str(error))
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():  # holds the turn while the other thread asks for it
+        waiting = threading.Thread(target=other_writer)
+        waiting.start()
+        waiting.join(60)
+    assert not waiting.is_alive()
+    assert errors == ["database is locked"]
