@@ -18,7 +18,7 @@ help:
 	@echo "make test   install (once), lint, run the test suite"
 	@echo "make lint   ruff"
 	@echo "make fmt    ruff format and autofix"
-	@echo "make bench  engine benchmarks, graph drawing, then durable throughput (SQLite and PostgreSQL)"
+	@echo "make bench  engine benchmarks, graph drawing, durable throughput (SQLite and PostgreSQL), API calls/s"
 
 $(STAMP): pyproject.toml
 	@scripts/make-venv $(VENV)
@@ -54,3 +54,5 @@ bench: install
 	$(PY) manage.py bench_graph
 	@echo "Durable (Standard executions through db_worker processes):"
 	$(PY) manage.py bench_durable
+	@echo "API (boto3 clients on 8 threads against daphne and db_worker processes):"
+	$(PY) manage.py bench_api

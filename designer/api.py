@@ -198,10 +198,13 @@ def _record_origin(execution: Execution, version, alias) -> None:
 
 def start_execution(request: dict) -> dict:
     machine, version, alias = _start_target(request)
-    with transaction.atomic():
-        execution = runtime.start_execution(machine, request.get("input"), request.get("name"),
-                                            revision=version.revision if version else None)
-        _record_origin(execution, version, alias)
+    if version is None:  # nothing to record beside it: the runtime's own transaction is short
+        execution = runtime.start_execution(machine, request.get("input"), request.get("name"))
+    else:
+        with transaction.atomic():
+            execution = runtime.start_execution(machine, request.get("input"), request.get("name"),
+                                                revision=version.revision)
+            _record_origin(execution, version, alias)
     return {"executionArn": execution.arn, "startDate": execution.start_date}
 
 

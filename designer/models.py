@@ -403,8 +403,12 @@ class AccessKey(models.Model):
 
     @classmethod
     def find_active(cls, access_key_id: str) -> "AccessKey | None":
-        """The active key with this id, with its user (what a signed API request is checked against)."""
-        return cls.objects.active().select_related("user").filter(access_key_id=access_key_id).first()
+        """The active key with this id, with its user (what a signed API request is checked against).
+
+        Read on every call, so a revoked key (or a deactivated user) is refused at once. The id is
+        unique: no ORDER BY (the model's ordering made a third of this query's cost under load)."""
+        matches = cls.objects.active().select_related("user").filter(access_key_id=access_key_id)
+        return next(iter(matches.order_by()[:1]), None)
 
     def note_use(self, now) -> None:
         """Remember when the key was last used, to the minute: one UPDATE a minute, not one a request."""

@@ -351,14 +351,9 @@ def start_execution(machine: StateMachine, input_text: str | None = None, name: 
     execution_arn = (arn("express", machine.name, name, str(uuid.uuid4())) if express
                      else arn("execution", machine.name, name))
     started = now()
+    # Reads before the transaction: on SQLite it holds the one write lock, which the workers need too.
+    revision = revision or machine.current_revision()
     with transaction.atomic():
-        if not express:
-            existing = Execution.objects.filter(machine=machine, name=name).first()
-            if existing is not None:
-                if existing.status == ExecutionStatus.RUNNING and existing.input == input_text:
-                    return existing  # AWS: StartExecution is idempotent for a running execution
-                raise ExecutionAlreadyExists(f"Execution Already Exists: '{existing.arn}'")
-        revision = revision or machine.current_revision()
         row = Execution(machine=machine, revision=revision, type=machine.type, name=name, arn=execution_arn,
                         input=input_text, start_date=_datetime(started), parent=parent)
         if express:
@@ -376,15 +371,19 @@ def start_execution(machine: StateMachine, input_text: str | None = None, name: 
                 row.save()
                 _insert_history(_history_rows(row, ex))
         except UNSAVABLE as error:
-            clash = isinstance(error, IntegrityError) and Execution.objects.filter(
-                machine=machine, name=name).exists()
-            if clash:  # a concurrent start with the same name won the race; nothing else is a clash
-                raise ExecutionAlreadyExists(f"Execution Already Exists: '{execution_arn}'") from None
+            # The name may be taken: looked up only now, since a new name is the rule.
+            if isinstance(error, IntegrityError):
+                existing = Execution.objects.filter(machine=machine, name=name).first()
+                if existing is not None:
+                    if existing.status == ExecutionStatus.RUNNING and existing.input == input_text:
+                        return existing  # AWS: StartExecution is idempotent for a running execution
+                    raise ExecutionAlreadyExists(f"Execution Already Exists: '{execution_arn}'") from None
+            # Nothing else is a clash: the input passed the reader but the database refused the row.
             raise InvalidExecutionInput(f"Invalid State Machine Execution Input: it cannot be saved "
                                         f"({type(error).__name__}: {error})") from None
-        queue.enqueue("advance", row.pk, row.version)
         deadline = started + _time_limit(compiled)
-        queue.enqueue("execution_timeout", row.pk, run_after=_real(deadline))
+        queue.enqueue_together([("advance", (row.pk, row.version), None),
+                                ("execution_timeout", (row.pk,), _real(deadline))])
         _ensure_sweeper()
     return row
 
@@ -1228,12 +1227,22 @@ def sweep_period() -> float:
     return max(settings.STEPWISE_TASK_LEASE_SECONDS, 1.0)
 
 
+_queued_sweep: list = [None]  # the id of a `sweep` row this process saw queued
+
+
 def _ensure_sweeper() -> None:
-    """Keep one `sweep` row queued while there is work (started by any start; it stops when idle)."""
+    """Keep one `sweep` row queued while there is work (started by any start; it stops when idle).
+
+    The row this process last saw queued is looked up by its key first: finding a queued sweep by its
+    task path scans every queued row, a year's time limits of every execution among them."""
     from django_tasks_db.models import DBTaskResult
 
-    if not DBTaskResult.objects.filter(task_path="designer.tasks.sweep", status="READY").exists():
-        queue.enqueue("sweep", run_after=_wall() + timedelta(seconds=sweep_period()))
+    queued = DBTaskResult.objects.filter(status="READY")
+    if _queued_sweep[0] is not None and queued.filter(pk=_queued_sweep[0]).exists():
+        return
+    _queued_sweep[0] = queued.filter(task_path="designer.tasks.sweep").values_list("pk", flat=True).first()
+    if _queued_sweep[0] is None:
+        _queued_sweep[0] = queue.enqueue("sweep", run_after=_wall() + timedelta(seconds=sweep_period())).id
 
 
 def sweep_and_reschedule() -> None:

@@ -84,7 +84,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)
     # The web server and the task worker write at the same time: WAL lets readers go on while one
     # writes, IMMEDIATE takes the write lock at BEGIN (no upgrade deadlocks), and writers wait up to
-    # 20 s for the lock instead of failing with "database is locked".
+    # 20 s for the lock instead of failing with "database is locked". The backend is Django's, with a
+    # process's own write transactions queued on a lock first (designer/sqlite/base.py says why).
+    DATABASES["default"]["ENGINE"] = "designer.sqlite"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "transaction_mode": "IMMEDIATE",

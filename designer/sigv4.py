@@ -26,7 +26,7 @@ import re
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
@@ -76,10 +76,17 @@ def encrypt_secret(secret: str) -> str:
 def decrypt_secret(token: str) -> str:
     """The secret, or AuthError if it cannot be decrypted (SECRET_KEY changed since it was made)."""
     try:
-        return _fernet(settings.SECRET_KEY).decrypt(token.encode()).decode()
+        return _decrypted(settings.SECRET_KEY, token)
     except InvalidToken:
         raise AuthError("UnrecognizedClientException",
                         "The security token included in the request is invalid.") from None
+
+
+@lru_cache(maxsize=1024)
+def _decrypted(secret_key: str, token: str) -> str:
+    """Remembered by token: every signed call needs its key's secret, and the row is still read (and
+    its revocation checked) on every call; only Fernet's work is saved."""
+    return _fernet(secret_key).decrypt(token.encode()).decode()
 
 
 # -- signing ---------------------------------------------------------------------------------------
@@ -87,7 +94,9 @@ def _hmac(key: bytes, text: str) -> bytes:
     return hmac.new(key, text.encode(), hashlib.sha256).digest()
 
 
+@lru_cache(maxsize=1024)
 def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """Derived once a key, day and region (AWS's SDKs cache it the same way)."""
     key = _hmac(("AWS4" + secret).encode(), date)
     key = _hmac(key, region)
     key = _hmac(key, service)
