@@ -1,0 +1,10 @@
+// The one module Stepwise's editor imports (static/js/editor.js): CodeMirror 6 and its JSON/YAML modes.
+export { basicSetup } from "codemirror";
+export { EditorView, keymap, ViewPlugin } from "@codemirror/view";
+export { EditorState, Compartment, StateEffect, StateField } from "@codemirror/state";
+export { json } from "@codemirror/lang-json";
+export { yaml } from "@codemirror/lang-yaml";
+export { linter, lintGutter, setDiagnostics, forceLinting, openLintPanel } from "@codemirror/lint";
+export { syntaxTree, ensureSyntaxTree, foldGutter, bracketMatching, indentUnit } from "@codemirror/language";
+export { indentWithTab, defaultKeymap, history } from "@codemirror/commands";
+export { openSearchPanel, searchKeymap } from "@codemirror/search";
