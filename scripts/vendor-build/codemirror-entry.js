@@ -5,6 +5,8 @@ export { EditorState, Compartment, StateEffect, StateField } from "@codemirror/s
 export { json } from "@codemirror/lang-json";
 export { yaml } from "@codemirror/lang-yaml";
 export { linter, lintGutter, setDiagnostics, forceLinting, openLintPanel } from "@codemirror/lint";
-export { syntaxTree, ensureSyntaxTree, foldGutter, bracketMatching, indentUnit } from "@codemirror/language";
+export { syntaxTree, ensureSyntaxTree, foldGutter, bracketMatching, indentUnit, syntaxHighlighting } from "@codemirror/language";
+// Token classes (tok-string, tok-number, …) coloured by static/css/editor.css, light and dark.
+export { classHighlighter } from "@lezer/highlight";
 export { indentWithTab, defaultKeymap, history } from "@codemirror/commands";
 export { openSearchPanel, searchKeymap } from "@codemirror/search";
