@@ -6,8 +6,11 @@ diagnostics ValidateStateMachineDefinition would give, errors and warnings, each
 """
 
 import json
+from functools import wraps
 
+from django.conf import settings
 from django.http import JsonResponse
+from django.utils.csp import CSP
 from django.views.decorators.http import require_POST
 
 from designer import api
@@ -16,6 +19,26 @@ from designer.models import MachineType
 MAX_DEFINITION_CHARS = 1024 * 1024  # AWS's definition limit
 MAX_BODY_BYTES = 4 * MAX_DEFINITION_CHARS + 4096  # JSON escapes may make the text up to 4x longer
 INVALID_JSON = "INVALID_JSON_DESCRIPTION"
+
+
+def with_code_editor_csp(view):
+    """The site's Content-Security-Policy, loosened for a page with the code editor in two ways.
+
+    CodeMirror writes its styles into <style> elements: they carry the page's nonce (`csp_nonce`,
+    handed to static/js/editor.js). And Chromium's own editing of the editable text (typing over a
+    selection that spans lines) writes style attributes that CodeMirror then redraws; blocked, each is
+    a console error, so style attributes (only they, not <style> elements) are allowed here."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        policy = dict(settings.SECURE_CSP)
+        policy["style-src"] = [*policy.get("style-src", [CSP.SELF]), CSP.NONCE]
+        policy["style-src-attr"] = [CSP.UNSAFE_INLINE]
+        response._csp_config = policy
+        return response
+
+    return wrapped
 
 
 def _bad_request(message: str) -> JsonResponse:

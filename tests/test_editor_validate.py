@@ -1,6 +1,7 @@
 """The code editor's validation endpoint: the API's validator, answered as JSON, never a 500."""
 
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -123,3 +124,14 @@ def test_a_definition_over_the_aws_limit_is_refused_with_a_diagnostic(user_clien
     text = json.dumps({"StartAt": "A", "States": {"A": big}})
     [problem] = post(user_client, {"definition": text}).json()["diagnostics"]
     assert "AWS accepts up to" in problem["message"]
+
+
+def test_the_form_page_admits_the_editors_styles_by_nonce_and_no_other_page_does(user_client):
+    form = user_client.get(reverse("machine-create"))
+    policy = form["Content-Security-Policy"]
+    [nonce] = re.findall(r'data-csp-nonce="([^"]+)"', form.content.decode())
+    assert f"style-src 'self' 'nonce-{nonce}'" in policy
+    assert "style-src-attr 'unsafe-inline'" in policy
+    assert "script-src 'self';" in policy  # scripts stay as strict as everywhere
+    dashboard = user_client.get(reverse("dashboard"))["Content-Security-Policy"]
+    assert "nonce" not in dashboard and "style-src-attr" not in dashboard

@@ -125,6 +125,8 @@ function enhance(textarea) {
         basicSetup,
         keymap.of([indentWithTab]),
         EditorState.tabSize.of(2),
+        // Its styles go in <style> elements, which the Content-Security-Policy admits by this nonce.
+        EditorView.cspNonce.of(textarea.dataset.cspNonce ?? ""),
         language.of(FORMATS[format].language()),
         syntaxHighlighting(classHighlighter),
         lintGutter(),
