@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.live import DaphneServer
+
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 VALID = {
     "Comment": "Greets, then waits for nothing.",
@@ -16,18 +18,27 @@ VALID = {
 }
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, migrated_db_file):
+    """A daphne of its own: these tests create machines, and the session's server is expected to keep
+    an empty dashboard."""
+    server = DaphneServer(tmp_path_factory.mktemp("editor"), template_db=migrated_db_file).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def editor_page(daphne_server, page):
+def editor_page(server, page):
     """A logged-in page on the new-machine form, every request it makes recorded in `page.requests`."""
-    daphne_server.create_user("ed", "editor-password-1")
+    server.create_user("ed", "editor-password-1")
     page.requests = []
     page.on("request", lambda request: page.requests.append(request.url))
-    page.goto(daphne_server.url + "/accounts/login/")
+    page.goto(server.url + "/accounts/login/")
     page.get_by_label("Username").fill("ed")
     page.get_by_label("Password").fill("editor-password-1")
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(daphne_server.url + "/")
-    page.goto(daphne_server.url + "/create/state-machine/")
+    page.wait_for_url(server.url + "/")
+    page.goto(server.url + "/create/state-machine/")
     page.locator(".cm-content").wait_for()
     return page
 
@@ -57,7 +68,7 @@ def marked_lines(page) -> list[str]:
     return [line.strip() for line in page.locator(".cm-line:has(.cm-lintRange-error)").all_inner_texts()]
 
 
-def test_the_editor_loads_offline_and_marks_an_unknown_next_at_its_line(daphne_server, editor_page):
+def test_the_editor_loads_offline_and_marks_an_unknown_next_at_its_line(server, editor_page):
     page = editor_page
     assert page.locator("textarea[name=definition]").is_hidden()
     assert page.locator(".cm-lineNumbers").is_visible()
@@ -87,7 +98,7 @@ def test_the_editor_loads_offline_and_marks_an_unknown_next_at_its_line(daphne_s
     assert page.locator(".cm-lintRange-error").count() == 0
     assert page.locator(".editor-problem").count() == 0
     assert page.problems == []
-    outside = [url for url in page.requests if not url.startswith(daphne_server.url + "/")]
+    outside = [url for url in page.requests if not url.startswith(server.url + "/")]
     assert outside == []
     assert any(url.endswith("/editor/validate/") for url in page.requests)
     assert any("/static/vendor/codemirror-6.0.2/codemirror.js" in url for url in page.requests)
@@ -137,12 +148,13 @@ def test_invalid_json_refuses_to_switch_and_keeps_the_text(editor_page):
     assert "cannot be shown as YAML" in message.inner_text() and "line 2" in message.inner_text()
     assert page.get_by_role("radio", name="JSON").is_checked()
     assert editor_text(page) == broken
+    page.locator(".editor-problem", has_text="Illegal trailing comma").wait_for()
     page.set_viewport_size({"width": 420, "height": 800})
     page.screenshot(path=SCREENSHOTS / "editor-refused-420.png", full_page=True)
     assert page.problems == []
 
 
-def test_submitting_from_the_yaml_view_creates_the_machine(daphne_server, editor_page):
+def test_submitting_from_the_yaml_view_creates_the_machine(server, editor_page):
     page = editor_page
     page.get_by_label("Name").fill("FromTheEditor")
     page.locator(".format-toggle label", has_text="YAML").click()  # an empty text switches too
@@ -151,7 +163,7 @@ def test_submitting_from_the_yaml_view_creates_the_machine(daphne_server, editor
     page.get_by_role("button", name="Create state machine").click()
     page.wait_for_url("**/machines/FromTheEditor/")
     assert page.get_by_text("State machine FromTheEditor created.").is_visible()
-    stored = json.loads(page.request.get(daphne_server.url + "/machines/FromTheEditor/definition.json").text())
+    stored = json.loads(page.request.get(server.url + "/machines/FromTheEditor/definition.json").text())
     assert stored == {"StartAt": "Greet", "States": {"Greet": {"Type": "Pass", "End": True}}}
     assert page.problems == []
 
@@ -175,17 +187,17 @@ def test_the_editor_at_phone_width(editor_page):
     assert page.problems == []
 
 
-def test_without_javascript_the_plain_textarea_form_works(daphne_server, chromium):
-    daphne_server.create_user("nojs", "editor-password-2")
+def test_without_javascript_the_plain_textarea_form_works(server, chromium):
+    server.create_user("nojs", "editor-password-2")
     context = chromium.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 800})
     page = context.new_page()
     try:
-        page.goto(daphne_server.url + "/accounts/login/")
+        page.goto(server.url + "/accounts/login/")
         page.get_by_label("Username").fill("nojs")
         page.get_by_label("Password").fill("editor-password-2")
         page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(daphne_server.url + "/")
-        page.goto(daphne_server.url + "/create/state-machine/")
+        page.wait_for_url(server.url + "/")
+        page.goto(server.url + "/create/state-machine/")
         assert page.locator(".cm-editor").count() == 0
         assert page.locator("[data-editor-format]").is_hidden()
         page.get_by_label("Name").fill("WithoutScript")

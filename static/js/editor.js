@@ -101,7 +101,7 @@ function enhance(textarea) {
   status.textContent = "Checking…";
   const list = document.createElement("ul");
   list.className = "editor-problems";
-  list.setAttribute("aria-label", "Problems in the definition");
+  list.setAttribute("aria-label", "Validation problems");
   const hint = document.createElement("p");
   hint.className = "editor-hint";
   hint.textContent = "Ctrl+F searches, Ctrl+Shift+[ folds. Tab indents: press Esc, then Tab, to leave the editor.";
