@@ -5,7 +5,7 @@ from django.templatetags.static import static
 from django.urls import path
 from django.views.generic import RedirectView
 
-from designer import api, keys, pages
+from designer import api, editor_views, keys, pages
 from designer.login_throttle import LoginForm
 
 urlpatterns = [
@@ -14,8 +14,11 @@ urlpatterns = [
     path("account/api-keys/", keys.api_keys, name="api-keys"),
     path("account/api-keys/<int:pk>/revoke/", keys.revoke_key, name="api-key-revoke"),
     # State machines and executions (designer/pages.py).
-    path("create/state-machine/", pages.create_machine, name="machine-create"),
+    path("create/state-machine/", editor_views.with_code_editor_csp(pages.create_machine),
+         name="machine-create"),
     path("create/example/", pages.create_example, name="machine-example"),
+    # The code editor's validation as you type (designer/editor_views.py, static/js/editor.js).
+    path("editor/validate/", editor_views.validate_definition, name="editor-validate"),
     path("machines/<str:name>/", pages.machine_detail, name="machine"),
     path("machines/<str:name>/start/", pages.start_execution, name="machine-start"),
     path("machines/<str:name>/definition.json", pages.machine_definition, name="machine-definition"),
