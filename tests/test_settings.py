@@ -47,7 +47,8 @@ def test_defaults_are_a_safe_local_setup():
     )
     assert s["DEBUG"] is False
     db = s["DATABASES"]["default"]
-    assert db["ENGINE"] == "django.db.backends.sqlite3" and db["NAME"].endswith("var/db.sqlite3")
+    # Django's SQLite backend, with writers taking turns on a lock (designer/sqlite/base.py).
+    assert db["ENGINE"] == "designer.sqlite" and db["NAME"].endswith("var/db.sqlite3")
     assert db["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     assert "journal_mode=WAL" in db["OPTIONS"]["init_command"]
     assert s["CHANNEL_LAYERS"]["default"]["BACKEND"] == "channels.layers.InMemoryChannelLayer"
