@@ -51,9 +51,12 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, commands: dict[str, list[str]], *, cwd=None):
+    def __init__(self, commands: dict[str, list[str]], *, cwd=None, pass_fds: tuple[int, ...] = ()):
         self.children = [Child(name, command) for name, command in commands.items()]
         self.cwd = cwd
+        # File descriptors every child inherits: the listening socket that several daphne processes
+        # share, held open here so that a restarted one accepts on the same socket.
+        self.pass_fds = pass_fds
 
     def child(self, name: str) -> Child:
         return next(child for child in self.children if child.name == name)
@@ -92,7 +95,8 @@ class Supervisor:
         child.restart_at = None
         child.started_at = time.monotonic()
         try:
-            child.process = subprocess.Popen(child.command, cwd=self.cwd, process_group=0)
+            child.process = subprocess.Popen(child.command, cwd=self.cwd, process_group=0,
+                                             pass_fds=self.pass_fds)
         except OSError as error:
             log.error("%s could not be started (%s)", child.name, error)
             child.process = None

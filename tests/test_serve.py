@@ -99,7 +99,7 @@ def command_line(pid):
 class Serve:
     """`manage.py serve` on a free port with its own SQLite file, its output in a log file."""
 
-    def __init__(self, tmp_path, template):
+    def __init__(self, tmp_path, template, *arguments):
         self.env = migrated_database(tmp_path, template)
         self.env["STEPWISE_FUNCTIONS"] = "tests.durable_functions"
         self.port = free_port()
@@ -107,8 +107,8 @@ class Serve:
         self.log = tmp_path / "serve.log"
         with open(self.log, "wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+                [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                 *arguments], cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
         self.wait_for(lambda: "Stepwise is running at" in self.output(), "the announcement")
 
     def output(self):
@@ -122,8 +122,11 @@ class Serve:
             time.sleep(0.05)
 
     def child(self, marker: bytes):
-        pids = [pid for pid in children_of(self.process.pid) if alive(pid) and marker in command_line(pid)]
+        pids = self.children(marker)
         return pids[0] if len(pids) == 1 else None
+
+    def children(self, marker: bytes):
+        return [pid for pid in children_of(self.process.pid) if alive(pid) and marker in command_line(pid)]
 
     def answers(self):
         try:
@@ -238,3 +241,31 @@ def test_a_child_that_stayed_up_long_enough_starts_again_from_the_first_back_off
         supervisor.stop_all()
     assert supervisor.child("sleeper").restarts == 3
     assert supervisor.child("sleeper").backoff == supervisor_module.INITIAL_BACKOFF * 2  # never grew
+
+
+def test_several_web_processes_share_the_port_and_one_killed_is_replaced_on_the_same_socket(
+        tmp_path, migrated_db_file):
+    serve = Serve(tmp_path, migrated_db_file, "--web-processes", "2")
+    try:
+        webs = serve.children(b"daphne")
+        assert len(webs) == 2 and all(b"--fd" in command_line(pid) for pid in webs)
+        # Each process answers on the one socket: with one stopped, the other takes every connection.
+        os.kill(webs[0], signal.SIGSTOP)
+        try:
+            assert all(serve.answers() for _ in range(5))
+        finally:
+            os.kill(webs[0], signal.SIGCONT)
+
+        os.kill(webs[1], signal.SIGKILL)
+        assert all(serve.answers() for _ in range(5))  # the other one answers meanwhile
+        serve.wait_for(lambda: len(serve.children(b"daphne")) == 2, "replacement web process", timeout=20)
+        replacement = next(pid for pid in serve.children(b"daphne") if pid not in webs)
+        os.kill(webs[0], signal.SIGSTOP)  # now only the replacement can answer: it accepts on the socket
+        try:
+            assert all(serve.answers() for _ in range(3))
+        finally:
+            os.kill(webs[0], signal.SIGCONT)
+        assert f"web-2 (pid {webs[1]}) was killed by SIGKILL" in serve.output()
+        assert replacement != webs[1]
+    finally:
+        serve.close()

@@ -19,10 +19,18 @@ from designer.tasks import WORKER_POLL_SECONDS
 ASGI_APP = "designer.asgi:application"
 
 
-def commands(host: str, port: int, workers: int) -> dict[str, list[str]]:
-    """The named commands serve supervises (one daphne today; a list, so that more can follow)."""
+def commands(host: str, port: int, workers: int, web_processes: int = 1,
+             listener_fd: int | None = None) -> dict[str, list[str]]:
+    """The named commands serve supervises: daphne (or `web-1`..`web-N` accepting on one socket that
+    serve opened, `listener_fd`), then `worker-1`..`worker-N`."""
     manage = str(settings.BASE_DIR / "manage.py")
-    named = {"daphne": [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), ASGI_APP]}
+    if web_processes <= 1:
+        named = {"daphne": [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), ASGI_APP]}
+    else:
+        # One daphne process runs Python on one core at a time; several accept on one socket (the
+        # kernel hands each connection to one of them), so the API can use every core.
+        named = {f"web-{number}": [sys.executable, "-m", "daphne", "--fd", str(listener_fd), ASGI_APP]
+                 for number in range(1, web_processes + 1)}
     for number in range(1, workers + 1):
         named[f"worker-{number}"] = [sys.executable, manage, "db_worker", "--no-startup-delay",
                                      "--interval", str(WORKER_POLL_SECONDS)]
@@ -39,11 +47,24 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=int(os.environ.get("STEPWISE_WORKERS") or 1),
                             help="How many db_worker processes to run (default 1, or STEPWISE_WORKERS).")
         parser.add_argument("--no-worker", action="store_true", help="Serve HTTP only (--workers 0).")
+        parser.add_argument(
+            "--web-processes", type=int, default=int(os.environ.get("STEPWISE_WEB_PROCESSES") or 1),
+            help="How many daphne processes share the port (default 1, or STEPWISE_WEB_PROCESSES); "
+                 "with more than one, set REDIS_URL so that live updates reach every process.")
 
-    def handle(self, *args, host, port, workers, no_worker, **options):
-        _check_port_free(host, port)
-        supervisor = Supervisor(commands(host, port, 0 if no_worker else max(workers, 0)),
-                                cwd=settings.BASE_DIR)
+    def handle(self, *args, host, port, workers, no_worker, web_processes, **options):
+        web_processes = max(web_processes, 1)
+        listener = _listen(host, port) if web_processes > 1 else None
+        if listener is None:
+            _check_port_free(host, port)
+        elif not settings.CHANNEL_LAYERS["default"]["BACKEND"].startswith("channels_redis"):
+            self.stderr.write("Several web processes without REDIS_URL: a page's live updates reach only "
+                              "the clients of the process that made them.")
+        named = commands(host, port, 0 if no_worker else max(workers, 0), web_processes,
+                         listener.fileno() if listener else None)
+        supervisor = Supervisor(named, cwd=settings.BASE_DIR,
+                                pass_fds=(listener.fileno(),) if listener else ())
+        web = next(iter(named))
         stop_requested = []
 
         # Handle the signals ourselves (even if our parent made us ignore SIGINT): a stop request only
@@ -55,7 +76,7 @@ class Command(BaseCommand):
         probe = "127.0.0.1" if host in ("0.0.0.0", "::") else host
 
         def announce_once_listening():
-            if not announced and supervisor.child("daphne").running and _listening(probe, port):
+            if not announced and supervisor.child(web).running and _listening(probe, port):
                 announced.append(True)
                 self.stdout.write(
                     self.style.SUCCESS(f"Stepwise is running at http://{host}:{port}/ (Ctrl-C to stop)"))
@@ -69,6 +90,8 @@ class Command(BaseCommand):
             self.stdout.write("Stopping Stepwise ...")
         finally:
             supervisor.stop_all()
+            if listener is not None:
+                listener.close()
         self.stdout.write("Stopped.")
 
 
@@ -80,6 +103,22 @@ def _listening(host: str, port: int) -> bool:
         return False
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket the web processes share, or the same error as _check_port_free."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        listener = socket.create_server((host.strip("[]"), port), family=family, backlog=1024)
+    except OSError as error:
+        raise CommandError(_port_taken(host, port, error)) from None
+    listener.set_inheritable(True)
+    return listener
+
+
+def _port_taken(host, port, error) -> str:
+    return (f"Cannot listen on {host}:{port} ({error.strerror}). Is Stepwise already running? "
+            f"Stop it, or choose another port: PORT={port + 1} make run")
+
+
 def _check_port_free(host, port):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family) as probe:
@@ -87,7 +126,4 @@ def _check_port_free(host, port):
         try:
             probe.bind((host.strip("[]"), port))
         except OSError as error:
-            raise CommandError(
-                f"Cannot listen on {host}:{port} ({error.strerror}). Is Stepwise already running? "
-                f"Stop it, or choose another port: PORT={port + 1} make run"
-            ) from None
+            raise CommandError(_port_taken(host, port, error)) from None
