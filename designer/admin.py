@@ -81,7 +81,7 @@ class StateMachineForm(forms.ModelForm):
         name = self.cleaned_data["name"]
         if self.instance.pk is None:
             try:
-                runtime._check_name(name, "state machine")
+                runtime.check_name(name, "state machine")
             except runtime.StepwiseError as error:
                 raise forms.ValidationError(error.message) from None
         return name
