@@ -220,7 +220,6 @@ class TaskAttemptAdmin(ViewOnly, admin.ModelAdmin):
 
 
 # -- the AWS-compatible API ------------------------------------------------------------------------
-from django.utils import timezone  # noqa: E402
 
 from designer.models import AccessKey  # noqa: E402
 
@@ -246,5 +245,5 @@ class AccessKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected access keys", permissions=["change"])
     def revoke(self, request, queryset):
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        count = queryset.revoke()
         self.message_user(request, f"{count} access key(s) revoked.")

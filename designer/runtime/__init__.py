@@ -37,6 +37,7 @@ API, consumers, tasks and management commands call):
   map_runs                children's first steps, their outcomes delivered, UpdateMapRun
   wakeups                 advance, a Wait's time, the execution's timeout, StopExecution
   machines                state machines: names, definitions, create, update, delete
+  versions                versions, aliases and tags of state machines
   sweep                   work a dead worker dropped
   start, redrive          StartExecution, RedriveExecution
   attempts                Task attempts and their leases
@@ -55,6 +56,7 @@ from designer.runtime.clock import (
     worker_id,
 )
 from designer.runtime.errors import (
+    ConflictException,
     ExecutionAlreadyExists,
     ExecutionDoesNotExist,
     ExecutionLimitExceeded,
@@ -68,6 +70,7 @@ from designer.runtime.errors import (
     StateMachineDoesNotExist,
     StateMachineTypeNotSupported,
     StepwiseError,
+    TooManyTags,
     ValidationException,
 )
 from designer.runtime.express import (
@@ -84,6 +87,7 @@ from designer.runtime.machines import (
     delete_state_machine,
     get_execution,
     get_state_machine,
+    split_machine_arn,
     update_state_machine,
 )
 from designer.runtime.map_runs import (
@@ -106,6 +110,18 @@ from designer.runtime.sweep import (
     sweep_and_reschedule,
     sweep_period,
 )
+from designer.runtime.versions import (
+    MAX_TAGS,
+    check_tag_count,
+    create_alias,
+    delete_alias,
+    delete_version,
+    get_alias,
+    publish_version,
+    tag_machine,
+    untag_machine,
+    update_alias,
+)
 from designer.runtime.wakeups import (
     advance,
     resume_wait,
@@ -121,15 +137,21 @@ __all__ = [
     "check_definition",
     "check_express",
     "check_name",
+    "check_tag_count",
     "claim_attempt",
+    "ConflictException",
+    "create_alias",
     "create_state_machine",
+    "delete_alias",
     "delete_state_machine",
+    "delete_version",
     "deliver_children",
     "ExecutionAlreadyExists",
     "ExecutionDoesNotExist",
     "ExecutionLimitExceeded",
     "ExecutionNotRedrivable",
     "finish_attempt",
+    "get_alias",
     "get_execution",
     "get_map_run",
     "get_state_machine",
@@ -137,13 +159,16 @@ __all__ = [
     "InvalidDefinition",
     "InvalidExecutionInput",
     "InvalidName",
+    "MAX_TAGS",
     "now",
+    "publish_version",
     "redrive_execution",
     "redrive_problem",
     "ResourceNotFound",
     "resume_wait",
     "run_express",
     "run_task_attempt",
+    "split_machine_arn",
     "start_children",
     "start_execution",
     "start_sync_express",
@@ -155,7 +180,11 @@ __all__ = [
     "sweep",
     "sweep_and_reschedule",
     "sweep_period",
+    "tag_machine",
     "time_out",
+    "TooManyTags",
+    "untag_machine",
+    "update_alias",
     "update_map_run",
     "update_state_machine",
     "ValidationException",

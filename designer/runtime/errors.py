@@ -67,3 +67,11 @@ class ExecutionNotRedrivable(StepwiseError):
 
 class ResourceNotFound(StepwiseError):
     pass
+
+
+class ConflictException(StepwiseError):
+    pass
+
+
+class TooManyTags(StepwiseError):
+    pass

@@ -104,6 +104,15 @@ def get_state_machine(machine_arn: str) -> StateMachine:
         raise StateMachineDoesNotExist(f"State Machine Does Not Exist: '{machine_arn}'") from None
 
 
+def split_machine_arn(machine_arn: str) -> tuple[str, str | None]:
+    """(machine name, version number or alias name) from a state machine ARN, or InvalidArn."""
+    prefix = arn("stateMachine", "")
+    parts = machine_arn[len(prefix):].split(":") if machine_arn.startswith(prefix) else []
+    if not parts or len(parts) > 2 or not all(parts):
+        raise InvalidArn(f"Invalid Arn: '{machine_arn}'")
+    return parts[0], parts[1] if len(parts) == 2 else None
+
+
 def get_execution(execution_arn: str) -> Execution:
     try:
         return Execution.objects.select_related("machine").get(arn=execution_arn)
