@@ -57,7 +57,7 @@ class AttemptInline(ReadOnlyInline):
 
 
 class ViewOnly:
-    """What the runtime alone changes (designer/runtime.py) is shown here, never saved or deleted: a
+    """What the runtime alone changes (designer/runtime/) is shown here, never saved or deleted: a
     save would write back a row the workers may have moved on since it was read."""
 
     def has_add_permission(self, request, obj=None):
@@ -146,7 +146,7 @@ class StateMachineAdmin(admin.ModelAdmin):
 
 @admin.register(Execution)
 class ExecutionAdmin(ViewOnly, admin.ModelAdmin):
-    """Executions change only through designer/runtime.py (the pages' Stop and Redrive buttons)."""
+    """Executions change only through designer/runtime/ (the pages' Stop and Redrive buttons)."""
 
     list_display = ["name", "machine", "type", "status", "start_date", "stop_date", "redrive_count", "parent"]
     list_filter = ["status", "type", ("parent", admin.EmptyFieldListFilter), "machine"]

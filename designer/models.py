@@ -1,7 +1,7 @@
 """Stepwise's data: state machines (with revisions), executions, their history and Task attempts.
 
 Models own data and how it is named (ARNs, `to_dict()`); querysets own lists. Nothing here changes
-an execution's status: designer/runtime.py is the one place that does, one transaction per step.
+an execution's status: designer/runtime/ is the one place that does, one transaction per step.
 """
 
 from datetime import timedelta
