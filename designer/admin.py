@@ -57,7 +57,7 @@ class AttemptInline(ReadOnlyInline):
 
 
 class ViewOnly:
-    """What the runtime alone changes (designer/runtime.py) is shown here, never saved or deleted: a
+    """What the runtime alone changes (designer/runtime/) is shown here, never saved or deleted: a
     save would write back a row the workers may have moved on since it was read."""
 
     def has_add_permission(self, request, obj=None):
@@ -81,7 +81,7 @@ class StateMachineForm(forms.ModelForm):
         name = self.cleaned_data["name"]
         if self.instance.pk is None:
             try:
-                runtime._check_name(name, "state machine")
+                runtime.check_name(name, "state machine")
             except runtime.StepwiseError as error:
                 raise forms.ValidationError(error.message) from None
         return name
@@ -146,7 +146,7 @@ class StateMachineAdmin(admin.ModelAdmin):
 
 @admin.register(Execution)
 class ExecutionAdmin(ViewOnly, admin.ModelAdmin):
-    """Executions change only through designer/runtime.py (the pages' Stop and Redrive buttons)."""
+    """Executions change only through designer/runtime/ (the pages' Stop and Redrive buttons)."""
 
     list_display = ["name", "machine", "type", "status", "start_date", "stop_date", "redrive_count", "parent"]
     list_filter = ["status", "type", ("parent", admin.EmptyFieldListFilter), "machine"]
@@ -220,7 +220,6 @@ class TaskAttemptAdmin(ViewOnly, admin.ModelAdmin):
 
 
 # -- the AWS-compatible API ------------------------------------------------------------------------
-from django.utils import timezone  # noqa: E402
 
 from designer.models import AccessKey  # noqa: E402
 
@@ -246,5 +245,5 @@ class AccessKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected access keys", permissions=["change"])
     def revoke(self, request, queryset):
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        count = queryset.revoke()
         self.message_user(request, f"{count} access key(s) revoked.")

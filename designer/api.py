@@ -10,7 +10,7 @@ enums), so a request that boto3 would not send gets the error AWS would give. Er
 `{"__type": <code>, "message": ...}` with HTTP 400, which boto3 raises as `client.exceptions.<code>`.
 
 Handlers read a checked request dict and return the response dict; state changes go through
-designer/runtime.py. Timestamps leave as epoch seconds, as the JSON protocol carries them. The
+the runtime (designer/runtime/). Timestamps leave as epoch seconds, as the JSON protocol carries them. The
 checks, pages and lookups they share are in designer/api_shapes.py; versions, aliases and tags are
 handled in designer/api_versions.py.
 """
@@ -45,7 +45,6 @@ from designer.api_shapes import (
     without_nulls,
 )
 from designer.api_versions import (
-    MAX_TAGS,
     create_state_machine_alias,
     delete_state_machine_alias,
     delete_state_machine_version,
@@ -54,8 +53,8 @@ from designer.api_versions import (
     list_state_machine_versions,
     list_tags_for_resource,
     publish_state_machine_version,
-    publish_version,
     tag_resource,
+    tags_in,
     untag_resource,
     update_state_machine_alias,
 )
@@ -67,7 +66,6 @@ from designer.models import (
     MachineType,
     MapRun,
     StateMachine,
-    Tag,
     arn,
 )
 from engine import jsontext
@@ -82,18 +80,15 @@ ISSUE_LATER = "https://github.com/stepwise issue 'Activities, task tokens and se
 
 # -- state machines --------------------------------------------------------------------------------
 def create_state_machine(request: dict) -> dict:
-    tags = request.get("tags") or []
-    if len(tags) > MAX_TAGS:
-        raise ApiError("TooManyTags", f"Too many tags: a resource has at most {MAX_TAGS}")
+    tags = tags_in(request.get("tags") or [])
+    runtime.check_tag_count(len(tags))
     with transaction.atomic():
         machine = runtime.create_state_machine(
             request["name"], request["definition"], request.get("type") or MachineType.STANDARD,
             checked_role_arn(request["roleArn"]))
-        for tag in tags:
-            Tag.objects.update_or_create(machine=machine, key=tag.get("key", ""),
-                                         defaults={"value": tag.get("value", "")})
+        runtime.tag_machine(machine, tags)
         publish = request.get("publish")
-        version = publish_version(machine, request.get("versionDescription")) if publish else None
+        version = runtime.publish_version(machine, request.get("versionDescription")) if publish else None
     return without_nulls({"stateMachineArn": machine.arn, "creationDate": machine.created,
                           "stateMachineVersionArn": version.arn if version else None})
 
@@ -134,7 +129,7 @@ def update_state_machine(request: dict) -> dict:
         machine = runtime.update_state_machine(machine, request.get("definition"),
                                                checked_role_arn(request.get("roleArn")))
         publish = request.get("publish")
-        version = publish_version(machine, request.get("versionDescription")) if publish else None
+        version = runtime.publish_version(machine, request.get("versionDescription")) if publish else None
     return without_nulls({"updateDate": machine.updated, "revisionId": str(machine.revision),
                           "stateMachineVersionArn": version.arn if version else None})
 
@@ -274,33 +269,21 @@ def list_executions(request: dict) -> dict:
     if machine.type == MachineType.EXPRESS:
         raise runtime.StateMachineTypeNotSupported(
             "This operation is not supported by this type of state machine")
-    executions = (Execution.objects.filter(machine=machine, parent=None)
-                  .select_related("machine", "origin"))
+    executions = Execution.objects.of_machine(machine).top_level().select_related("machine", "origin")
     if alias is not None:
         executions = executions.filter(origin__alias_arn=alias.arn)
     elif version is not None:
         executions = executions.filter(origin__version_arn=version.arn)
-    if request.get("statusFilter"):
-        executions = executions.filter(status=request["statusFilter"])
-    if request.get("redriveFilter") == "REDRIVEN":
-        executions = executions.filter(redrive_count__gt=0)
-    elif request.get("redriveFilter") == "NOT_REDRIVEN":
-        executions = executions.filter(redrive_count=0)
-    return paged(executions.order_by("-start_date", "-id"), request, "executions", _execution_item)
+    executions = executions.listed(request.get("statusFilter"), request.get("redriveFilter"))
+    return paged(executions, request, "executions", _execution_item)
 
 
 def _list_map_run_executions(request: dict) -> dict:
     """ListExecutions of a Map Run: its child executions."""
     map_run = _map_run(request["mapRunArn"])
-    executions = (Execution.objects.filter(map_run=map_run)
-                  .select_related("machine", "map_run", "origin"))
-    if request.get("statusFilter"):
-        executions = executions.filter(status=request["statusFilter"])
-    if request.get("redriveFilter") == "REDRIVEN":
-        executions = executions.filter(redrive_count__gt=0)
-    elif request.get("redriveFilter") == "NOT_REDRIVEN":
-        executions = executions.filter(redrive_count=0)
-    return paged(executions.order_by("-start_date", "-id"), request, "executions", _execution_item)
+    executions = (Execution.objects.filter(map_run=map_run).select_related("machine", "map_run", "origin")
+                  .listed(request.get("statusFilter"), request.get("redriveFilter")))
+    return paged(executions, request, "executions", _execution_item)
 
 
 def get_execution_history(request: dict) -> dict:

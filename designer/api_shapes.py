@@ -182,18 +182,9 @@ def paged(queryset, request: dict, key: str, item: Callable[[Any], dict]) -> dic
     return result
 
 
-def split_machine_arn(machine_arn: str) -> tuple[str, str | None]:
-    """(machine name, version number or alias name) from a state machine ARN, or InvalidArn."""
-    prefix = arn("stateMachine", "")
-    parts = machine_arn[len(prefix):].split(":") if machine_arn.startswith(prefix) else []
-    if not parts or len(parts) > 2 or not all(parts):
-        raise ApiError("InvalidArn", f"Invalid Arn: '{machine_arn}'")
-    return parts[0], parts[1] if len(parts) == 2 else None
-
-
 def unqualified_machine(machine_arn: str) -> StateMachine:
     """The state machine of an ARN without a version or alias."""
-    if split_machine_arn(machine_arn)[1] is not None:
+    if runtime.split_machine_arn(machine_arn)[1] is not None:
         raise ApiError("InvalidArn", f"Invalid Arn: '{machine_arn}': a state machine ARN without a "
                        "version or alias is expected here")
     return runtime.get_state_machine(machine_arn)
@@ -202,7 +193,7 @@ def unqualified_machine(machine_arn: str) -> StateMachine:
 def resolve_target(machine_arn: str, missing: type[Exception] | None = None):
     """(machine, version, alias) for a machine, version or alias ARN. A version or alias that does
     not exist raises `missing` (ResourceNotFound by default)."""
-    name, qualifier = split_machine_arn(machine_arn)
+    name, qualifier = runtime.split_machine_arn(machine_arn)
     machine = runtime.get_state_machine(arn("stateMachine", name))
     if qualifier is None:
         return machine, None, None

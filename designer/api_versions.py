@@ -1,44 +1,17 @@
-"""The API's versions, aliases and tags of state machines (operations listed in designer/api.py)."""
+"""The API's versions, aliases and tags of state machines (operations listed in designer/api.py): each
+maps its request to a runtime call (designer/runtime/versions.py) and the result to AWS's shape."""
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
-
 from designer import runtime
-from designer.api_shapes import (
-    ApiError,
-    paged,
-    split_machine_arn,
-    unqualified_machine,
-    without_nulls,
-)
-from designer.models import StateMachine, StateMachineAlias, StateMachineVersion, Tag
-
-MAX_TAGS = 50
+from designer.api_shapes import ApiError, paged, unqualified_machine, without_nulls
+from designer.models import StateMachine, StateMachineAlias
 
 
 # -- versions and aliases --------------------------------------------------------------------------
-def publish_version(machine: StateMachine, description: str | None = None,
-                    revision_id: str | None = None) -> StateMachineVersion:
-    """A version of the machine's current revision. Publishing a revision that the latest version
-    already pins returns that version, as on AWS; numbers are never reused."""
-    with transaction.atomic():
-        machine = StateMachine.objects.select_for_update().get(pk=machine.pk)
-        if revision_id is not None and revision_id != str(machine.revision):
-            raise ApiError("ConflictException", f"Failed to publish the State Machine version: revisionId "
-                           f"'{revision_id}' is not the current revision ('{machine.revision}')")
-        revision = machine.current_revision()
-        latest = StateMachineVersion.objects.filter(machine=machine).order_by("-number").first()
-        if latest is not None and latest.deleted_at is None and latest.revision_id == revision.pk:
-            return latest
-        return StateMachineVersion.objects.create(
-            machine=machine, number=(latest.number + 1) if latest else 1, revision=revision,
-            description=description or "")
-
-
 def publish_state_machine_version(request: dict) -> dict:
     machine = unqualified_machine(request["stateMachineArn"])
-    version = publish_version(machine, request.get("description"), request.get("revisionId"))
+    version = runtime.publish_version(machine, request.get("description"), request.get("revisionId"))
     return {"creationDate": version.created, "stateMachineVersionArn": version.arn}
 
 
@@ -50,58 +23,14 @@ def list_state_machine_versions(request: dict) -> dict:
 
 
 def delete_state_machine_version(request: dict) -> dict:
-    version_arn = request["stateMachineVersionArn"]
-    name, qualifier = split_machine_arn(version_arn)
-    if qualifier is None or not qualifier.isdigit():
-        raise ApiError("ValidationException", f"Invalid State Machine Version Arn: '{version_arn}'")
-    version = StateMachineVersion.objects.filter(
-        machine__name=name, number=int(qualifier), deleted_at=None).select_related("machine").first()
-    if version is None:
-        return {}  # AWS: deleting a version that does not exist succeeds
-    referring = [alias.arn for alias in version.machine.aliases.all()
-                 if any(route["version"] == version.number for route in alias.routing)]
-    if referring:
-        raise ApiError("ConflictException", "Version to be deleted must not be referenced by an alias. "
-                       f"Current list of aliases referencing this version: {referring}")
-    version.deleted_at = runtime._datetime(runtime.now())
-    version.save(update_fields=["deleted_at"])
+    runtime.delete_version(request["stateMachineVersionArn"])
     return {}
 
 
-def _routing(machine: StateMachine | None, routes: list[dict]) -> tuple[StateMachine, list[dict]]:
-    """Check a routing configuration: one or two versions of one machine, weights adding up to 100."""
-    checked = []
-    for route in routes:
-        version_arn = route["stateMachineVersionArn"]
-        name, qualifier = split_machine_arn(version_arn)
-        if qualifier is None or not qualifier.isdigit():
-            raise ApiError("ValidationException", f"Invalid State Machine Version Arn: '{version_arn}'")
-        if machine is not None and name != machine.name:
-            raise ApiError("ValidationException", "Routing configuration must contain state machine "
-                           "versions of the same state machine")
-        version = StateMachineVersion.objects.filter(
-            machine__name=name, number=int(qualifier), deleted_at=None).select_related("machine").first()
-        if version is None:
-            raise ApiError("ResourceNotFound", f"Resource not found: '{version_arn}'")
-        machine = version.machine
-        checked.append({"version": version.number, "weight": route["weight"]})
-    if len({route["version"] for route in checked}) != len(checked):
-        raise ApiError("ValidationException", "Routing configuration must contain distinct state machine "
-                       "versions")
-    if sum(route["weight"] for route in checked) != 100:
-        raise ApiError("ValidationException", "Sum of routing configuration weights must be equal to 100")
-    return machine, checked
-
-
-def _alias(alias_arn: str) -> StateMachineAlias:
-    name, qualifier = split_machine_arn(alias_arn)
-    if qualifier is None or qualifier.isdigit():
-        raise ApiError("InvalidArn", f"Invalid Arn: '{alias_arn}': not a state machine alias ARN")
-    alias = (StateMachineAlias.objects.filter(machine__name=name, name=qualifier)
-             .select_related("machine").first())
-    if alias is None:
-        raise ApiError("ResourceNotFound", f"Resource not found: '{alias_arn}'")
-    return alias
+def _routes_in(routes: list[dict] | None) -> list[tuple[str, int]] | None:
+    if routes is None:
+        return None
+    return [(route["stateMachineVersionArn"], route["weight"]) for route in routes]
 
 
 def _routes_out(alias: StateMachineAlias) -> list[dict]:
@@ -110,22 +39,13 @@ def _routes_out(alias: StateMachineAlias) -> list[dict]:
 
 
 def create_state_machine_alias(request: dict) -> dict:
-    machine, routing = _routing(None, request["routingConfiguration"])
-    try:
-        with transaction.atomic():
-            alias = StateMachineAlias.objects.create(machine=machine, name=request["name"], routing=routing,
-                                                     description=request.get("description") or "")
-    except IntegrityError:
-        existing = machine.aliases.get(name=request["name"])
-        if existing.routing == routing and existing.description == (request.get("description") or ""):
-            alias = existing  # AWS: creating the same alias again is idempotent
-        else:
-            raise ApiError("ConflictException", f"Alias already exists: '{existing.arn}'") from None
+    alias = runtime.create_alias(request["name"], _routes_in(request["routingConfiguration"]),
+                                 request.get("description"))
     return {"stateMachineAliasArn": alias.arn, "creationDate": alias.created}
 
 
 def describe_state_machine_alias(request: dict) -> dict:
-    alias = _alias(request["stateMachineAliasArn"])
+    alias = runtime.get_alias(request["stateMachineAliasArn"])
     return without_nulls({
         "stateMachineAliasArn": alias.arn, "name": alias.name, "description": alias.description or None,
         "routingConfiguration": _routes_out(alias), "creationDate": alias.created,
@@ -134,20 +54,14 @@ def describe_state_machine_alias(request: dict) -> dict:
 
 
 def update_state_machine_alias(request: dict) -> dict:
-    alias = _alias(request["stateMachineAliasArn"])
-    if request.get("description") is None and request.get("routingConfiguration") is None:
-        raise ApiError("ValidationException", "Either the description or the routing configuration "
-                       "must be specified")
-    if request.get("routingConfiguration") is not None:
-        _, alias.routing = _routing(alias.machine, request["routingConfiguration"])
-    if request.get("description") is not None:
-        alias.description = request["description"]
-    alias.save()
+    alias = runtime.get_alias(request["stateMachineAliasArn"])
+    alias = runtime.update_alias(alias, _routes_in(request.get("routingConfiguration")),
+                                 request.get("description"))
     return {"updateDate": alias.updated}
 
 
 def delete_state_machine_alias(request: dict) -> dict:
-    _alias(request["stateMachineAliasArn"]).delete()
+    runtime.delete_alias(runtime.get_alias(request["stateMachineAliasArn"]))
     return {}
 
 
@@ -159,6 +73,10 @@ def list_state_machine_aliases(request: dict) -> dict:
 
 
 # -- tags ------------------------------------------------------------------------------------------
+def tags_in(tags: list[dict]) -> list[tuple[str, str]]:
+    return [(tag.get("key", ""), tag.get("value", "")) for tag in tags]
+
+
 def _tagged(resource_arn: str) -> StateMachine:
     try:
         return unqualified_machine(resource_arn)
@@ -167,20 +85,12 @@ def _tagged(resource_arn: str) -> StateMachine:
 
 
 def tag_resource(request: dict) -> dict:
-    machine = _tagged(request["resourceArn"])
-    new_keys = {tag.get("key") for tag in request["tags"]}
-    existing = set(machine.tags.values_list("key", flat=True))
-    if len(existing | new_keys) > MAX_TAGS:
-        raise ApiError("TooManyTags", f"Too many tags: a resource has at most {MAX_TAGS}")
-    for tag in request["tags"]:
-        Tag.objects.update_or_create(machine=machine, key=tag.get("key", ""),
-                                     defaults={"value": tag.get("value", "")})
+    runtime.tag_machine(_tagged(request["resourceArn"]), tags_in(request["tags"]))
     return {}
 
 
 def untag_resource(request: dict) -> dict:
-    machine = _tagged(request["resourceArn"])
-    machine.tags.filter(key__in=request["tagKeys"]).delete()
+    runtime.untag_machine(_tagged(request["resourceArn"]), request["tagKeys"])
     return {}
 
 

@@ -3,7 +3,6 @@ and revoke one. Keys sign requests to the AWS-compatible API (designer/api.py)."
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from designer.models import AccessKey
@@ -27,8 +26,6 @@ def api_keys(request):
 @require_POST
 def revoke_key(request, pk):
     key = get_object_or_404(AccessKey, pk=pk, user=request.user)
-    if key.revoked_at is None:
-        key.revoked_at = timezone.now()
-        key.save(update_fields=["revoked_at"])
+    if AccessKey.objects.filter(pk=key.pk).revoke():
         messages.success(request, f"Access key {key.access_key_id} revoked.")
     return redirect("api-keys")

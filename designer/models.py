@@ -1,7 +1,7 @@
 """Stepwise's data: state machines (with revisions), executions, their history and Task attempts.
 
 Models own data and how it is named (ARNs, `to_dict()`); querysets own lists. Nothing here changes
-an execution's status: designer/runtime.py is the one place that does, one transaction per step.
+an execution's status: designer/runtime/ is the one place that does, one transaction per step.
 """
 
 from datetime import timedelta
@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 from engine import details_key, to_aws
 
@@ -89,10 +90,26 @@ class ExecutionQuerySet(models.QuerySet):
         return self.exclude(status__in=[ExecutionStatus.RUNNING, ExecutionStatus.PENDING_REDRIVE])
 
     def recent(self, limit: int = 20):
-        return self.select_related("machine").order_by("-start_date", "-id")[:limit]
+        return self.listed().select_related("machine")[:limit]
 
     def of_machine(self, machine):
         return self.filter(machine=machine)
+
+    def top_level(self):
+        """The executions that were started, not a Map Run's children (listed with their Map Run)."""
+        return self.filter(parent=None)
+
+    def listed(self, status: str | None = None, redrive_filter: str | None = None):
+        """Newest first, as ListExecutions and the pages list them; ListExecutions' statusFilter and
+        redriveFilter (REDRIVEN: redriven at least once, NOT_REDRIVEN: never)."""
+        executions = self
+        if status:
+            executions = executions.filter(status=status)
+        if redrive_filter == "REDRIVEN":
+            executions = executions.filter(redrive_count__gt=0)
+        elif redrive_filter == "NOT_REDRIVEN":
+            executions = executions.filter(redrive_count=0)
+        return executions.order_by("-start_date", "-id")
 
 
 class Execution(models.Model):
@@ -357,6 +374,11 @@ class TaskAttempt(models.Model):
 class AccessKeyQuerySet(models.QuerySet):
     def active(self):
         return self.filter(revoked_at__isnull=True, user__is_active=True)
+
+    def revoke(self) -> int:
+        """Revoke the keys not revoked yet (a revoked key keeps the moment it was revoked); returns how
+        many were."""
+        return self.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
 class AccessKey(models.Model):

@@ -1,4 +1,4 @@
-"""Pages for state machines and executions: thin views over designer/runtime.py.
+"""Pages for state machines and executions: thin views over the runtime (designer/runtime/).
 
 Every state change goes through runtime; these views only gather what a template shows.
 """
@@ -34,7 +34,7 @@ def machine_detail(request, name):
         "definition": show(machine.definition),
         "graph": _graph(machine.definition),
         # A Map Run's children are listed on their parent's page, not among the machine's executions.
-        "executions": Execution.objects.of_machine(machine).filter(parent=None).recent(50),
+        "executions": Execution.objects.of_machine(machine).top_level().recent(50),
         "input": request.session.pop("last_input", None)
                  or (json.dumps(EXAMPLE_INPUT, indent=2) if name == EXAMPLE_NAME else "{}"),
     }

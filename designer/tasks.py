@@ -1,6 +1,6 @@
 """Background work, carried by django.tasks rows (django-tasks-db) and run by `manage.py db_worker`.
 
-Each task is only a wake-up hint: it calls designer/runtime.py, which re-reads the execution and does
+Each task is only a wake-up hint: it calls designer/runtime/, which re-reads the execution and does
 nothing if the work no longer applies. Anything due later is a row with `run_after`, so a Wait of a
 year costs one row and survives restarts.
 """

@@ -13,6 +13,6 @@ def dashboard(request):
     context = {
         "state_machines": list(StateMachine.objects.all()),
         # A Map Run's children are listed on their parent's page.
-        "executions": list(Execution.objects.filter(parent=None).recent(20)),
+        "executions": list(Execution.objects.top_level().recent(20)),
     }
     return render(request, "designer/dashboard.html", context)

@@ -2,7 +2,7 @@
 
 The runner answers the interpreter's suspensions itself: it calls `task_handler` for tasks and moves a
 *virtual* clock forward for waits and retry back-offs, so a Wait of an hour costs nothing and a run
-is reproducible. The durable runtime (designer/runtime.py) answers the same suspensions with
+is reproducible. The durable runtime (designer/runtime/) answers the same suspensions with
 database rows and workers instead.
 """
 

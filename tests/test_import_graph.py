@@ -15,9 +15,7 @@ from tests.live import ROOT
 PACKAGES = ("engine", "designer")
 MAX_LINES = 600
 KNOWN_TOO_LONG = {
-    # Split into a package by concept in the next step of issue 21 ("designer/runtime/ as a package").
-    "designer.runtime",
-    # 971 lines; being changed by the path-checks work at the same time as issue 21's first step, so
+    # 1,003 lines; being changed by the path-checks work at the same time as issue 21's first step, so
     # it is split (by kind of check) once that work has landed.
     "engine.validate",
 }

@@ -1,4 +1,4 @@
-"""A 10,000-item distributed Map in a Standard execution, run through designer/runtime.py in this process
+"""A 10,000-item distributed Map in a Standard execution, run through designer/runtime/ in this process
 (`drain()`): it succeeds with every result in item order, and no row or step grows with the item count
 beyond the parent's own result."""
 

@@ -13,6 +13,8 @@ from django_tasks_db.models import DBTaskResult
 import engine
 from designer import functions, runtime
 from designer.models import Execution, ExecutionStatus, HistoryEvent, MapRun, TaskAttempt
+from designer.runtime import map_runs, step
+from designer.runtime.children import CHILD_TASKS_WANTED, CHILDREN_PER_TASK
 from tests.durable import Deployment, postgres_available
 from tests.test_runtime import drain, make_due
 
@@ -83,8 +85,8 @@ def test_the_children_of_a_map_run_are_queued_in_batches_every_worker_can_share(
     parent = parent_started(200)
     batches = queued_batches()
     assert sorted(pk for batch in batches for pk in batch) == [child.pk for child in children(parent)]
-    assert len(batches) >= runtime.CHILD_TASKS_WANTED  # 200 // 32 = 6 a batch: 34 batches
-    assert max(len(batch) for batch in batches) <= runtime.CHILDREN_PER_TASK
+    assert len(batches) >= CHILD_TASKS_WANTED  # 200 // 32 = 6 a batch: 34 batches
+    assert max(len(batch) for batch in batches) <= CHILDREN_PER_TASK
     assert [row.args_kwargs["args"][0] for row in queued("advance")] == [parent.pk]  # none for a child
 
 
@@ -168,14 +170,16 @@ def test_a_child_whose_step_fails_does_not_keep_the_others_from_starting(monkeyp
     parent = parent_started(8)
     ids = [child.pk for child in children(parent)]
     broken = ids[3]
-    load = runtime._load
+    load = step._load
 
     def load_or_break(row):
         if row.pk == broken:
             raise RuntimeError("this child's snapshot cannot be read")
         return load(row)
 
-    monkeypatch.setattr(runtime, "_load", load_or_break)
+    # Both ways a child starts load it: the batch (map_runs) and one by one (step).
+    monkeypatch.setattr(map_runs, "_load", load_or_break)
+    monkeypatch.setattr(step, "_load", load_or_break)
     with pytest.raises(RuntimeError, match="cannot be read"):
         runtime.start_children(ids)
     assert "one by one" in caplog.text
@@ -190,7 +194,7 @@ def test_many_rows_swap_only_where_the_version_is_still_the_one_read():
     for row in (one, two, three):
         row.snapshot = {"marker": row.pk}
         row.version = 1
-    swapped = runtime._swap_versions([(one, 0), (two, 5), (three, 0)], ("version", "snapshot"))
+    swapped = map_runs._swap_versions([(one, 0), (two, 5), (three, 0)], ("version", "snapshot"))
     assert swapped == 2
     stored = {row.pk: (row.version, row.snapshot) for row in children(parent)}
     assert stored == {one.pk: (1, {"marker": one.pk}), two.pk: (0, None), three.pk: (1, {"marker": three.pk})}
@@ -199,6 +203,7 @@ def test_many_rows_swap_only_where_the_version_is_still_the_one_read():
 SWAP_ON_POSTGRES = """
 import json
 from designer import runtime
+from designer.runtime import map_runs
 from designer.models import Execution
 m = runtime.create_state_machine('swapped', json.dumps(DEFINITION))
 parent = runtime.start_execution(m, json.dumps({"items": [0, 1, 2]}), name='parent')
@@ -206,7 +211,7 @@ runtime.advance(parent.pk)
 one, two, three = Execution.objects.filter(parent=parent).order_by('pk')
 for row in (one, two, three):
     row.snapshot, row.version, row.output = {"marker": row.pk, "text": 'q"\\\\t{x}\\té'}, 1, None
-swapped = runtime._swap_versions([(one, 0), (two, 5), (three, 0)], ("version", "snapshot", "output"))
+swapped = map_runs._swap_versions([(one, 0), (two, 5), (three, 0)], ("version", "snapshot", "output"))
 rows = Execution.objects.filter(parent=parent).order_by('pk')
 result = [swapped, [[row.pk == one.pk or row.pk == three.pk, row.version, row.snapshot] for row in rows]]
 """

@@ -9,6 +9,7 @@ from django_tasks_db.models import DBTaskResult
 
 from designer import runtime
 from designer.models import Execution, ExecutionStatus
+from designer.runtime import map_runs
 from tests.test_runtime import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,8 +42,8 @@ def hints(parent):
 
 
 def test_a_parent_step_takes_children_page_after_page_up_to_its_count(monkeypatch):
-    monkeypatch.setattr(runtime, "DELIVERY_PAGE", 3)
-    monkeypatch.setattr(runtime, "CHILD_DELIVERIES_PER_STEP", 7)
+    monkeypatch.setattr(map_runs, "DELIVERY_PAGE", 3)
+    monkeypatch.setattr(map_runs, "CHILD_DELIVERIES_PER_STEP", 7)
     parent, items = finished_children(20)
     runtime.deliver_children(parent.pk)
     assert taken(parent) == 9  # three pages of three: the page that reached 7 is taken whole
@@ -53,8 +54,8 @@ def test_a_parent_step_takes_children_page_after_page_up_to_its_count(monkeypatc
 
 
 def test_a_parent_step_takes_children_up_to_the_size_of_their_outcomes(monkeypatch):
-    monkeypatch.setattr(runtime, "DELIVERY_PAGE", 2)
-    monkeypatch.setattr(runtime, "DELIVERY_BYTES_PER_STEP", 150)  # each output is about 45 bytes
+    monkeypatch.setattr(map_runs, "DELIVERY_PAGE", 2)
+    monkeypatch.setattr(map_runs, "DELIVERY_BYTES_PER_STEP", 150)  # each output is about 45 bytes
     parent, items = finished_children(12)
     runtime.deliver_children(parent.pk)
     assert taken(parent) == 4  # two pages: about 90 bytes after the first, 180 after the second

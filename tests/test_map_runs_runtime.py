@@ -1,4 +1,4 @@
-"""Map Runs through designer/runtime.py in this process (work run by `drain()`): UpdateMapRun,
+"""Map Runs through designer/runtime/ in this process (work run by `drain()`): UpdateMapRun,
 redrive of a failed Map Run, and the pages. Real worker processes are in test_map_runs.py."""
 
 import json

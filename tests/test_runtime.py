@@ -1,4 +1,4 @@
-"""designer/runtime.py in this process: executions on the database, work run by an in-process worker.
+"""designer/runtime/ in this process: executions on the database, work run by an in-process worker.
 
 `drain()` runs every due django.tasks row exactly as `manage.py db_worker --batch` would; tests with
 real worker processes (kill -9, restarts, races) are in test_workers.py.
