@@ -60,7 +60,7 @@ def test_invalid_definition_shows_each_problem_at_its_path(client):
 def test_start_execution_from_the_machine_page_and_see_its_history(client):
     machine = runtime.create_state_machine("startable", PASS)
     page = client.get(machine.get_absolute_url()).content.decode()
-    assert "data-json-input" in page and "js/json-input.js" in page
+    assert "data-json-input" in page and "js/input-editor.js" in page
     form = {"input": '{"a": 1}', "name": "mine"}
     response = client.post(reverse("machine-start", args=["startable"]), form)
     execution = Execution.objects.get(name="mine")
