@@ -46,10 +46,16 @@ def machine_detail(request, name, *, input_text=None, input_error=None, executio
 
 
 def _sample_input(machine: StateMachine) -> str:
-    """The input to try a machine made from a gallery template with: the template's sample."""
-    template = next((template for template in all_templates() if template.machine_name == machine.name
-                     and template.definition_text() == machine.definition), None)
-    return json.dumps(template.sample_input, indent=2) if template and template.sample_input else "{}"
+    """The input to try a machine made from a gallery template with: the template's sample. (Compared
+    as JSON: a browser sends a textarea's lines ended with CRLF.)"""
+    template = next((template for template in all_templates() if template.machine_name == machine.name), None)
+    if template is None or not template.sample_input:
+        return "{}"
+    try:
+        unchanged = jsontext.loads(machine.definition) == template.definition
+    except jsontext.JsonTextError:
+        unchanged = False
+    return json.dumps(template.sample_input, indent=2) if unchanged else "{}"
 
 
 @require_POST

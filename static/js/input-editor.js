@@ -13,7 +13,6 @@ import { parseJson } from "./definition-map.js";
 import { theme } from "./editor-theme.js";
 
 const CHECK_DELAY_MS = 250;
-const compact = EditorView.theme({ ".cm-content": { minHeight: "9rem" }, "&": { maxHeight: "24rem" } });
 
 /** The offset of a 1-based line and column counted in code points (Python's), clamped to the text. */
 function offsetOf(doc, line, column) {
@@ -107,7 +106,6 @@ function enhance(form, textarea) {
         lintGutter(),
         linter(lint, { delay: CHECK_DELAY_MS }),
         theme,
-        compact,
         EditorView.contentAttributes.of({
           "aria-labelledby": label?.id ?? "", "aria-describedby": message.id, spellcheck: "false",
         }),
