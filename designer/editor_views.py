@@ -13,8 +13,9 @@ from django.http import JsonResponse
 from django.utils.csp import CSP
 from django.views.decorators.http import require_POST
 
-from designer import api
+from designer import api, pages
 from designer.models import MachineType
+from engine import MAX_PAYLOAD_BYTES
 
 MAX_DEFINITION_CHARS = 1024 * 1024  # AWS's definition limit
 MAX_BODY_BYTES = 4 * MAX_DEFINITION_CHARS + 4096  # JSON escapes may make the text up to 4x longer
@@ -41,6 +42,13 @@ def with_code_editor_csp(view):
     return wrapped
 
 
+def _content_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
 def _bad_request(message: str) -> JsonResponse:
     return JsonResponse({"error": message}, status=400)
 
@@ -50,11 +58,7 @@ def validate_definition(request):
     """POST {"definition": "<JSON text>", "type": "STANDARD"|"EXPRESS"} → the validator's diagnostics.
 
     Logged-in users only (LoginRequiredMiddleware), with the page's CSRF token in X-CSRFToken."""
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > MAX_BODY_BYTES:
+    if _content_length(request) > MAX_BODY_BYTES:
         return _bad_request(f"The request is over {MAX_BODY_BYTES} bytes.")
     try:
         body = json.loads(request.body)
@@ -95,3 +99,26 @@ def _syntax_error_place(text: str) -> dict:
     except (ValueError, RecursionError):
         pass
     return {}
+
+
+@require_POST
+def check_input(request):
+    """POST {"input": "<JSON text>"} → {"ok": true} or {"ok": false, "message", "line", "column"}: an
+    execution's input as StartExecution's strict reader (engine.jsontext) reads it. The browser parses
+    first; this catches what JSON.parse accepts and AWS does not (1e400, lone surrogates, deep nesting)."""
+    if _content_length(request) > MAX_BODY_BYTES:
+        return _bad_request(f"The request is over {MAX_BODY_BYTES} bytes.")
+    try:
+        body = json.loads(request.body)
+    except (ValueError, RecursionError):
+        return _bad_request("The request body is not JSON.")
+    if not isinstance(body, dict) or not isinstance(body.get("input"), str):
+        return _bad_request('The request body must be {"input": "<the input as JSON text>"}.')
+    text = body["input"].strip() or "{}"
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_PAYLOAD_BYTES:
+        return JsonResponse({"ok": False, "message": f"The input is over {MAX_PAYLOAD_BYTES} bytes "
+                                                     "(256 KiB), the most StartExecution accepts."})
+    problem = pages.input_problem(text)
+    if problem is None:
+        return JsonResponse({"ok": True})
+    return JsonResponse({"ok": False, "message": problem, **_syntax_error_place(text)})

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
@@ -25,6 +25,30 @@ class MachineType(models.TextChoices):
     EXPRESS = "EXPRESS"
 
 
+class StateMachineQuerySet(models.QuerySet):
+    def search(self, text: str):
+        """Machines whose name contains `text` (any case); all of them for an empty text."""
+        return self.filter(name__icontains=text) if text else self
+
+    def of_type(self, machine_type: str):
+        return self.filter(type=machine_type) if machine_type in MachineType.values else self
+
+    def with_execution_summary(self):
+        """Each machine with its executions counted by status (`count_running`, `count_succeeded`,
+        ..., `count_total`) and its latest execution's `last_status` and `last_start`, all in the
+        one query. A Map Run's children are counted with their parent, not as the machine's own."""
+        own = Q(executions__parent=None)
+        counts = {f"count_{status.lower()}": Count("executions", filter=own & Q(executions__status=status))
+                  for status in ExecutionStatus.values}
+        latest = (Execution.objects.filter(machine=OuterRef("pk"), parent=None)
+                  .order_by("-start_date", "-id"))
+        return self.annotate(
+            **counts, count_total=Count("executions", filter=own),
+            last_status=Subquery(latest.values("status")[:1]),
+            last_start=Subquery(latest.values("start_date")[:1]),
+        )
+
+
 class StateMachine(models.Model):
     name = models.CharField(max_length=80, unique=True)
     type = models.CharField(max_length=8, choices=MachineType.choices, default=MachineType.STANDARD)
@@ -34,6 +58,8 @@ class StateMachine(models.Model):
     revision = models.PositiveIntegerField(default=1)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
+
+    objects = StateMachineQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

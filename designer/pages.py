@@ -13,11 +13,12 @@ from django.utils.http import content_disposition_header
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from designer import graph, runtime
+from designer import definition_files, graph, runtime
 from designer.documents import attachment, printable, show, show_details
 from designer.examples import EXAMPLE_INPUT, EXAMPLE_NAME, example_definition
 from designer.models import Execution, HistoryEvent, MachineType, StateMachine
-from engine import iter_problems
+from designer.templates_gallery import all_templates, get_template
+from engine import iter_problems, jsontext
 
 MAX_UPLOAD_BYTES = 1024 * 1024  # AWS's definition limit is 1 MiB
 MAP_RUN_CHILDREN_SHOWN = 50  # a Map Run may have 10,000 children: the page links to the first ones
@@ -27,18 +28,34 @@ HISTORY_EVENTS_SHOWN = 1000
 ATTEMPTS_SHOWN = 200
 
 
-def machine_detail(request, name):
+def machine_detail(request, name, *, input_text=None, input_error=None, execution_name=""):
     machine = get_object_or_404(StateMachine, name=name)
+    if input_text is None:
+        input_text = json.dumps(EXAMPLE_INPUT, indent=2) if name == EXAMPLE_NAME else _sample_input(machine)
     context = {
         "machine": machine,
         "definition": show(machine.definition),
         "graph": _graph(machine.definition),
         # A Map Run's children are listed on their parent's page, not among the machine's executions.
         "executions": Execution.objects.of_machine(machine).top_level().recent(50),
-        "input": request.session.pop("last_input", None)
-                 or (json.dumps(EXAMPLE_INPUT, indent=2) if name == EXAMPLE_NAME else "{}"),
+        "input": input_text,
+        "input_error": input_error,
+        "execution_name": execution_name,
     }
-    return render(request, "designer/machine.html", context)
+    return render(request, "designer/machine.html", context, status=400 if input_error else 200)
+
+
+def _sample_input(machine: StateMachine) -> str:
+    """The input to try a machine made from a gallery template with: the template's sample. (Compared
+    as JSON: a browser sends a textarea's lines ended with CRLF.)"""
+    template = next((template for template in all_templates() if template.machine_name == machine.name), None)
+    if template is None or not template.sample_input:
+        return "{}"
+    try:
+        unchanged = jsontext.loads(machine.definition) == template.definition
+    except jsontext.JsonTextError:
+        unchanged = False
+    return json.dumps(template.sample_input, indent=2) if unchanged else "{}"
 
 
 @require_POST
@@ -51,16 +68,33 @@ def start_execution(request, name):
             execution = runtime.start_sync_express(machine, input_text, execution_name)
         else:
             execution = runtime.start_execution(machine, input_text, execution_name)
+    except runtime.InvalidExecutionInput as error:
+        # Shown at the input field, with the text kept as typed.
+        return machine_detail(request, name, input_text=input_text, input_error=input_problem(input_text)
+                              or error.message, execution_name=execution_name or "")
     except runtime.StepwiseError as error:
         messages.error(request, error.message)
-        request.session["last_input"] = input_text
-        return redirect(machine)
+        return machine_detail(request, name, input_text=input_text, execution_name=execution_name or "")
     return redirect(execution)
+
+
+def input_problem(input_text: str) -> str | None:
+    """What the strict reader (engine.jsontext, the one StartExecution uses) says about an input, with
+    its line and column when it is a syntax error; None when the input is JSON as AWS reads it."""
+    try:
+        jsontext.loads(input_text)
+    except jsontext.JsonTextError as error:
+        return f"The input is not valid JSON: {error}"
+    return None
 
 
 def create_machine(request):
     form = {"name": "", "type": MachineType.STANDARD, "definition": ""}
     problems = []
+    template = get_template(request.GET.get("template", ""))
+    if request.method == "GET" and template is not None:
+        form = {"name": template.machine_name, "type": template.machine_type,
+                "definition": template.definition_text()}
     if request.method == "POST":
         form = {
             "name": request.POST.get("name", "").strip(),
@@ -71,9 +105,12 @@ def create_machine(request):
         if upload is not None:
             if upload.size > MAX_UPLOAD_BYTES:
                 messages.error(request, "That file is over 1 MiB, the largest definition AWS accepts.")
-                return render(request, "designer/machine_form.html",
-                              {"form": form, "types": MachineType.values})
-            form["definition"] = upload.read().decode("utf-8", "replace")
+                return _machine_form(request, form)
+            try:
+                form["definition"] = definition_files.definition_text(upload.read(), upload.name)
+            except definition_files.DefinitionFileError as error:
+                messages.error(request, f"{upload.name}: {error}")
+                return _machine_form(request, form)
         problems = [p for p in iter_problems(form["definition"], state_machine_type=form["type"])
                     if p.severity == "ERROR"]
         if not problems:
@@ -85,8 +122,12 @@ def create_machine(request):
                 messages.success(request, f"State machine {machine.name} created.")
                 return redirect(machine)
     # A form with problems is shown again with them (200, as Django's form views do).
+    return _machine_form(request, form, problems, template)
+
+
+def _machine_form(request, form: dict, problems=(), template=None):
     return render(request, "designer/machine_form.html",
-                  {"form": form, "problems": problems, "types": MachineType.values})
+                  {"form": form, "problems": problems, "types": MachineType.values, "template": template})
 
 
 @require_POST

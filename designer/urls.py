@@ -5,7 +5,7 @@ from django.templatetags.static import static
 from django.urls import path
 from django.views.generic import RedirectView
 
-from designer import api, editor_views, keys, pages
+from designer import api, editor_views, keys, machine_pages, pages
 from designer.login_throttle import LoginForm
 
 urlpatterns = [
@@ -17,10 +17,19 @@ urlpatterns = [
     path("create/state-machine/", editor_views.with_code_editor_csp(pages.create_machine),
          name="machine-create"),
     path("create/example/", pages.create_example, name="machine-example"),
-    # The code editor's validation as you type (designer/editor_views.py, static/js/editor.js).
+    # The list, the New page's gallery and deleting (designer/machine_pages.py).
+    path("machines/", machine_pages.machine_list, name="machines"),
+    path("create/", machine_pages.new_machine, name="machine-new"),
+    path("create/templates/<slug:slug>.svg", machine_pages.template_preview, name="template-preview"),
+    # The code editor's validation as you type (designer/editor_views.py, static/js/editor.js), and
+    # the start form's input check (static/js/input-editor.js).
     path("editor/validate/", editor_views.validate_definition, name="editor-validate"),
-    path("machines/<str:name>/", pages.machine_detail, name="machine"),
-    path("machines/<str:name>/start/", pages.start_execution, name="machine-start"),
+    path("editor/check-input/", editor_views.check_input, name="editor-check-input"),
+    # The machine page has the input editor (CodeMirror): the editor's CSP.
+    path("machines/<str:name>/", editor_views.with_code_editor_csp(pages.machine_detail), name="machine"),
+    path("machines/<str:name>/start/", editor_views.with_code_editor_csp(pages.start_execution),
+         name="machine-start"),
+    path("machines/<str:name>/delete/", machine_pages.delete_machine, name="machine-delete"),
     path("machines/<str:name>/definition.json", pages.machine_definition, name="machine-definition"),
     path("executions/<int:pk>/", pages.execution_detail, name="execution"),
     # Whole documents as JSON downloads: the pages show big ones cut short (designer/documents.py).

@@ -60,7 +60,7 @@ def test_invalid_definition_shows_each_problem_at_its_path(client):
 def test_start_execution_from_the_machine_page_and_see_its_history(client):
     machine = runtime.create_state_machine("startable", PASS)
     page = client.get(machine.get_absolute_url()).content.decode()
-    assert "data-json-input" in page and "js/json-input.js" in page
+    assert "data-json-input" in page and "js/input-editor.js" in page
     form = {"input": '{"a": 1}', "name": "mine"}
     response = client.post(reverse("machine-start", args=["startable"]), form)
     execution = Execution.objects.get(name="mine")
@@ -73,9 +73,12 @@ def test_start_execution_from_the_machine_page_and_see_its_history(client):
 
 def test_bad_input_is_refused_with_a_message_and_kept(client):
     machine = runtime.create_state_machine("picky", PASS)
-    response = client.post(reverse("machine-start", args=["picky"]), {"input": "{oops"}, follow=True)
+    response = client.post(reverse("machine-start", args=["picky"]), {"input": "{oops"})
     html = response.content.decode()
-    assert "Invalid State Machine Execution Input" in html and "{oops" in html
+    # The page again, with the strict reader's reason at the input field and the text kept.
+    assert response.status_code == 400
+    assert "The input is not valid JSON: Expecting property name enclosed in double quotes" in html
+    assert "{oops" in html
     assert not Execution.objects.filter(machine=machine).exists()
 
 

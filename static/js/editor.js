@@ -10,31 +10,10 @@ import {
 import { CORE_SCHEMA, dump, load } from "../vendor/js-yaml-5.5.0/js-yaml.js";
 import { csrfToken } from "./app.js";
 import { locate, parseJson, parseYamlPositions, toValue } from "./definition-map.js";
+import { theme } from "./editor-theme.js";
 
 const VALIDATE_DELAY_MS = 300;
 const FORMATS = { json: { name: "JSON", language: json }, yaml: { name: "YAML", language: yaml } };
-
-const theme = EditorView.theme({
-  "&": {
-    backgroundColor: "var(--surface)", color: "var(--text)", border: "1px solid var(--border)",
-    borderRadius: "9px", fontSize: ".88rem", maxHeight: "70vh", overflow: "hidden",
-  },
-  "&.cm-focused": {
-    outline: "none", borderColor: "var(--accent)",
-    boxShadow: "0 0 0 3px color-mix(in srgb, var(--accent) 22%, transparent)",
-  },
-  ".cm-scroller": { fontFamily: "var(--mono)", lineHeight: "1.5" },
-  ".cm-content": { caretColor: "var(--text)", minHeight: "22rem" },
-  ".cm-gutters": { backgroundColor: "var(--surface-2)", color: "var(--muted)", borderRight: "1px solid var(--border)" },
-  ".cm-activeLine": { backgroundColor: "color-mix(in srgb, var(--accent) 6%, transparent)" },
-  ".cm-activeLineGutter": { backgroundColor: "color-mix(in srgb, var(--accent) 12%, transparent)" },
-  "&.cm-focused .cm-selectionBackground, .cm-selectionBackground, ::selection": {
-    backgroundColor: "color-mix(in srgb, var(--accent) 28%, transparent) !important",
-  },
-  ".cm-cursor": { borderLeftColor: "var(--text)" },
-  ".cm-panels": { backgroundColor: "var(--surface-2)", color: "var(--text)" },
-  ".cm-tooltip": { backgroundColor: "var(--surface)", color: "var(--text)", border: "1px solid var(--border)" },
-});
 
 /** A message and a place for a text that cannot be read as `format`; null when it can. */
 function readProblem(text, format) {
