@@ -7,8 +7,8 @@ coalesced: at most one every FLUSH_SECONDS, each carrying up to watchers.READ_LI
 10,000-item Map reaches the browser as a few messages a second, not tens of thousands.
 
 Server → client: {"type": "update", "status", "event_count", "stop_date", "states": {name: status},
-"events": [{"seq", "type", "name", "html"}]} and {"type": "error", "error"} for a client message it
-cannot take. Client → server: {"type": "ping"} (answered {"type": "pong"}); nothing else is needed,
+"events": [{"seq", "type", "name", "timestamp", "html"}]}, and {"type": "error", "error"} for a client
+message it cannot take. Client → server: {"type": "ping"} (answered {"type": "pong"}); nothing else is needed,
 since a client that reconnects says where it is with `after=`.
 
 Close codes: 4400 bad `after`, 4401 not logged in, 4404 no such execution.

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.template.loader import render_to_string
 
 from designer import graph
@@ -19,8 +20,8 @@ from designer.pages import _event_row
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.15
-SAFETY_POLL_SECONDS = 2.0
+POLL_SECONDS = settings.STEPWISE_LIVE_POLL_SECONDS
+SAFETY_POLL_SECONDS = settings.STEPWISE_LIVE_SAFETY_POLL_SECONDS
 READ_LIMIT = 500  # rows per read: a 25,000-event burst goes out in slices, never in one message
 # Events whose arrival changes the execution row a page shows (status, output, error, redrive).
 _ROW_EVENTS = ("ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut",
@@ -35,10 +36,12 @@ class LiveEvent:
     seq: int
     type: str
     name: str | None
+    timestamp: float
     html: str  # the history table's row, rendered by templates/designer/_event_row.html
 
     def message(self) -> dict:
-        return {"seq": self.seq, "type": self.type, "name": self.name, "html": self.html}
+        return {"seq": self.seq, "type": self.type, "name": self.name, "timestamp": self.timestamp,
+                "html": self.html}
 
 
 def read_events(execution_id: int, after: int, limit: int = READ_LIMIT) -> list[HistoryEvent]:
@@ -47,7 +50,7 @@ def read_events(execution_id: int, after: int, limit: int = READ_LIMIT) -> list[
 
 def rendered(execution_id: int, events: list[HistoryEvent]) -> list[LiveEvent]:
     execution = Execution(pk=execution_id)
-    return [LiveEvent(event.seq, event.type, event.name,
+    return [LiveEvent(event.seq, event.type, event.name, event.timestamp.timestamp(),
                       render_to_string("designer/_event_row.html",
                                        {"event": _event_row(event), "execution": execution}))
             for event in events]
