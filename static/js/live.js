@@ -23,7 +23,7 @@ export class LiveExecution {
     this.url = new URL(root.dataset.liveUrl, window.location.href);
     this.url.protocol = this.url.protocol === "https:" ? "wss:" : "ws:";
     this.seq = Number(root.dataset.liveAfter || 0);
-    this.status = root.dataset.liveStatus;
+    this.status = root.dataset.liveInitialStatus;
     this.retry = 0;
     this.hidden = 0;
     this.messages = 0;
