@@ -18,7 +18,7 @@ help:
 	@echo "make test   install (once), lint, run the test suite"
 	@echo "make lint   ruff"
 	@echo "make fmt    ruff format and autofix"
-	@echo "make bench  engine benchmarks, graph drawing, durable throughput (SQLite and PostgreSQL), API calls/s"
+	@echo "make bench  engine benchmarks, graph drawing, durable throughput (SQLite and PostgreSQL), API calls/s, live view latency"
 
 $(STAMP): pyproject.toml
 	@scripts/make-venv $(VENV)
@@ -56,3 +56,5 @@ bench: install
 	$(PY) manage.py bench_durable
 	@echo "API (boto3 clients on 8 threads against daphne and db_worker processes):"
 	$(PY) manage.py bench_api
+	@echo "Live view (an event's commit to a WebSocket client, embedded and with Redis if it runs):"
+	$(PY) manage.py bench_live

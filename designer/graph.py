@@ -439,53 +439,69 @@ Event = tuple[int, str, int, str | None]  # id, type, previous id, state name
 
 def state_statuses(events: Iterable[Event], execution_status: str) -> dict[str, str]:
     """Each entered state's status from the history, as (id, type, previous id, state name) tuples:
-    succeeded, caught (it failed and a Catch moved on), failed, running, or aborted.
+    succeeded, caught (it failed and a Catch moved on), failed, running, or aborted."""
+    tracker = StatusTracker()
+    tracker.feed(events)
+    return tracker.statuses(execution_status)
+
+
+class StatusTracker:
+    """`state_statuses` fed a few events at a time: the live view (designer/live.py) keeps one per
+    watched execution and feeds it each new batch instead of reading the whole history again.
 
     Events carry no state name except Entered/Exited, so a failure is pinned to a state by following
     previousEventId back (AWS chains each event to the one before it on the same branch)."""
-    owner: dict[int, int] = {}  # event id → index of the state entry it belongs to
-    entries: list[dict] = []  # {"name", "open", "failing", "outcome"}
-    for seq, event_type, previous, name in events:
-        match = _STATE_EVENT.match(event_type)
-        entry_index = owner.get(previous)
-        if match and match.group(2) == "Entered":
-            entries.append({"name": name, "open": True, "failing": match.group(1) == "Fail", "outcome": None})
-            owner[seq] = len(entries) - 1
-            continue
-        if match and name is not None and (entry_index is None or entries[entry_index]["name"] != name):
-            entry_index = next((i for i in range(len(entries) - 1, -1, -1)
-                                if entries[i]["name"] == name and entries[i]["open"]), entry_index)
-        if entry_index is None:
-            continue
-        owner[seq] = entry_index
-        entry = entries[entry_index]
-        if match:  # Exited or Aborted closes the entry
+
+    def __init__(self):
+        self.owner: dict[int, int] = {}  # event id → index of the state entry it belongs to
+        self.entries: list[dict] = []  # {"name", "open", "failing", "outcome"}
+
+    def feed(self, events: Iterable[Event]) -> None:
+        owner, entries = self.owner, self.entries
+        for seq, event_type, previous, name in events:
+            match = _STATE_EVENT.match(event_type)
+            entry_index = owner.get(previous)
+            if match and match.group(2) == "Entered":
+                entries.append({"name": name, "open": True, "failing": match.group(1) == "Fail",
+                                "outcome": None})
+                owner[seq] = len(entries) - 1
+                continue
+            if match and name is not None and (entry_index is None or entries[entry_index]["name"] != name):
+                entry_index = next((i for i in range(len(entries) - 1, -1, -1)
+                                    if entries[i]["name"] == name and entries[i]["open"]), entry_index)
+            if entry_index is None:
+                continue
+            owner[seq] = entry_index
+            entry = entries[entry_index]
+            if match:  # Exited or Aborted closes the entry
+                if entry["open"]:
+                    entry["open"] = False
+                    if match.group(2) == "Exited":
+                        entry["outcome"] = "caught" if entry["failing"] else "succeeded"
+                    else:
+                        entry["outcome"] = "failed" if entry["failing"] else "aborted"
+            elif _is_failure(event_type):
+                entry["failing"] = True
+            elif event_type.endswith("Succeeded"):  # a retry that worked
+                entry["failing"] = False
+
+    def statuses(self, execution_status: str) -> dict[str, str]:
+        running = execution_status == "RUNNING"
+        statuses: dict[str, str] = {}
+        for entry in self.entries:
             if entry["open"]:
-                entry["open"] = False
-                if match.group(2) == "Exited":
-                    entry["outcome"] = "caught" if entry["failing"] else "succeeded"
+                if entry["failing"] and not running:
+                    outcome = "failed"
+                elif running:
+                    outcome = "running"
                 else:
-                    entry["outcome"] = "failed" if entry["failing"] else "aborted"
-        elif _is_failure(event_type):
-            entry["failing"] = True
-        elif event_type.endswith("Succeeded"):  # a retry that worked
-            entry["failing"] = False
-    running = execution_status == "RUNNING"
-    statuses: dict[str, str] = {}
-    for entry in entries:
-        if entry["open"]:
-            if entry["failing"] and not running:
-                outcome = "failed"
-            elif running:
-                outcome = "running"
+                    outcome = "aborted" if execution_status == "ABORTED" else "failed"
             else:
-                outcome = "aborted" if execution_status == "ABORTED" else "failed"
-        else:
-            outcome = entry["outcome"]
-        name = entry["name"]
-        if name is not None and _PRIORITY[outcome] > _PRIORITY.get(statuses.get(name), 0):
-            statuses[name] = outcome
-    return statuses
+                outcome = entry["outcome"]
+            name = entry["name"]
+            if name is not None and _PRIORITY[outcome] > _PRIORITY.get(statuses.get(name), 0):
+                statuses[name] = outcome
+        return statuses
 
 
 _GROUP = re.compile(r'<g id="([^"]*)" class="([^"]*)"')

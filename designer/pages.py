@@ -166,6 +166,10 @@ def execution_detail(request, pk):
         "children_shown": MAP_RUN_CHILDREN_SHOWN,
         "redrivable": execution.type == MachineType.STANDARD and runtime.redrive_problem(execution) is None,
         "graph": _graph(execution.revision.definition, execution),
+        # The live view (static/js/live.js) follows a Standard execution from the last event shown;
+        # a finished one may be redriven, so it is followed too.
+        "live": execution.type == MachineType.STANDARD,
+        "last_seq": (last or first)[-1].seq if (last or first) else 0,
     }
     return render(request, "designer/execution.html", context)
 

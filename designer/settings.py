@@ -112,6 +112,11 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# The live execution view (designer/watchers.py): how often a daphne reads the new events of an execution
+# its pages watch; with REDIS_URL the workers' hints wake it at once and the poll is only a safety net.
+STEPWISE_LIVE_POLL_SECONDS = env.float("STEPWISE_LIVE_POLL_SECONDS", default=0.15)
+STEPWISE_LIVE_SAFETY_POLL_SECONDS = env.float("STEPWISE_LIVE_SAFETY_POLL_SECONDS", default=2.0)
+
 # Failed logins are counted per username and address in the `login` cache, shared by every process:
 # Redis when REDIS_URL is set, else a table in the database (made by migration 0005).
 # STEPWISE_LOGIN_FAILURE_LIMIT failures lock the pair out for STEPWISE_LOGIN_LOCKOUT_SECONDS.

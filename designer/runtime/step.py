@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from django.db import DataError, IntegrityError, connections, transaction
 
-from designer import queue
+from designer import live, queue
 from designer.models import (
     AttemptStatus,
     Execution,
@@ -220,6 +220,7 @@ def _insert_history(rows: list[tuple]) -> None:
     parses a statement that long again every time (it caches those under 4 KB), which COPY avoids."""
     if not rows:
         return
+    live.history_written(rows)  # the pages watching hear of them once the transaction commits
     connection = connections[HistoryEvent.objects.db]
     table = connection.ops.quote_name(HistoryEvent._meta.db_table)
     columns = "(execution_id, seq, type, timestamp, previous_event_id, details)"
