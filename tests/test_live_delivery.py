@@ -4,6 +4,7 @@ database) and with REDIS_URL (two daphnes; the client's is not the one the execu
 and its safety poll is made too slow to matter, so only the worker's hints can bring the events)."""
 
 import asyncio
+import concurrent.futures
 import json
 import sqlite3
 import subprocess
@@ -76,7 +77,9 @@ def run_and_watch(started_on: DaphneServer, watched_on: DaphneServer) -> None:
     try:
         pk = int(started_on.manage("shell", "--no-imports", "-c", START).split()[-1])
         url = f"ws://127.0.0.1:{watched_on.port}/ws/executions/{pk}/?after=0"
-        messages = asyncio.run(watch_to_the_end(url, cookie, watched_on.url))
+        # On a thread of its own: the session's Playwright (sync API) may hold this thread's event loop.
+        with concurrent.futures.ThreadPoolExecutor(1) as thread:
+            messages = thread.submit(asyncio.run, watch_to_the_end(url, cookie, watched_on.url)).result()
     finally:
         worker.terminate()
         worker.wait(10)
