@@ -21,8 +21,9 @@ from engine.integrations import integration
 from engine.interpreter import Execution, ExecutionOptions
 from engine.jsontext import json_text
 from engine.limits import MAX_HISTORY_EVENTS, MAX_PAYLOAD_BYTES
+from engine.problems import format_invalid_definition
 from engine.runner import RunResult, TaskFailed, run
-from engine.validate import format_invalid_definition, iter_problems
+from engine.validate import iter_problems
 
 __all__ = [
     "ABORTED", "DATA_LIMIT_EXCEEDED", "ERROR", "FAILED", "MAX_HISTORY_EVENTS", "MAX_PAYLOAD_BYTES", "RESULT",

@@ -14,7 +14,8 @@ from engine.errors import StatesError
 from engine.limits import PayloadSizer
 from engine.paths import Path, compile_path
 from engine.payload import compile_field, compile_template, compile_template_bound
-from engine.validate import format_invalid_definition, iter_problems
+from engine.problems import format_invalid_definition
+from engine.validate import iter_problems
 
 JSONPATH, JSONATA = "JSONPath", "JSONata"
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from engine.paths import InvalidPath, PathNotFound, compile_path
-from engine.validate import ERROR, iter_problems
+from engine.problems import ERROR
+from engine.validate import iter_problems
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "aws_samples"
 

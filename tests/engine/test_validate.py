@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.validate import (
+from engine.jsonata_checks import top_level_references
+from engine.problems import (
     DUPLICATE_STATE_NAME,
     ERROR,
     INVALID_JSON_DESCRIPTION,
@@ -24,12 +25,11 @@ from engine.validate import (
     WARNING,
     Problem,
     format_invalid_definition,
-    iter_problems,
-    top_level_references,
 )
-from engine.validate import (
+from engine.problems import (
     SCHEMA_VALIDATION_FAILED as SCHEMA,
 )
+from engine.validate import iter_problems
 
 CASES = Path("/work/shared/conformance/cases")
 
