@@ -27,7 +27,9 @@ from designer.runtime.errors import StepwiseError
 from designer.runtime.step import _step
 from engine import HEARTBEAT_TIMEOUT, TIMEOUT, jsontext
 
-MAX_TOKEN_LENGTH = 1024  # AWS's taskToken: 1 to 1024 characters
+# AWS's taskToken: 1 to 2048 characters in today's API model (1,024 in older ones); Stepwise gives
+# out 64, so anything longer is no token of ours.
+MAX_TOKEN_LENGTH = 2048
 MAX_OUTPUT_BYTES = 256 * 1024  # AWS: SendTaskSuccess's output, like every payload, at most 256 KiB
 MAX_ERROR_LENGTH = 256  # AWS: SendTaskFailure's error at most 256 characters, cause at most 32,768
 MAX_CAUSE_LENGTH = 32768
