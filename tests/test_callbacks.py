@@ -261,3 +261,60 @@ def test_pending_tasks_filters_by_machine_and_state_oldest_first(db):
     row = runtime.pending_tasks().first()
     assert row.kind == "callback" and row.execution.machine.name == "one"
     assert runtime.token_age(row).total_seconds() >= 1
+
+
+# -- the execution page (Django's test client; the browser test is tests/test_callbacks_browser.py) --
+@pytest.fixture
+def user_client(client, django_user_model, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    client.force_login(django_user_model.objects.create_user("alice", password="x"))
+    return client
+
+
+def test_the_execution_page_shows_the_wait_and_its_forms_answer_it(user_client):
+    execution, token = started(HeartbeatSeconds=60, TimeoutSeconds=3600)
+    html = user_client.get(execution.get_absolute_url()).content.decode()
+    assert "waiting for a callback since" in html and "heartbeat due at" in html and "times out at" in html
+    assert token in html and "Send success" in html and "Send failure" in html
+    row = TaskToken.objects.get(token=token)
+    success = f"/executions/{execution.pk}/callbacks/{row.pk}/success/"
+
+    response = user_client.post(success, {"output": "{not json"}, follow=True)
+    assert "InvalidOutput" in response.content.decode()
+    assert TaskToken.objects.get(token=token).status == TokenStatus.OPEN
+
+    user_client.post(success, {"output": '{"ok": 1}'})
+    drain()
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.SUCCEEDED and json.loads(execution.output) == {"ok": 1}
+    response = user_client.post(success, {"output": "{}"}, follow=True)
+    assert "TaskTimedOut" in response.content.decode()
+    assert "waiting for a callback" not in response.content.decode()
+
+
+def test_the_failure_form_fails_the_task_and_a_logged_out_visitor_cannot_answer(user_client,
+                                                                               django_user_model):
+    execution, token = started("fails")
+    row = TaskToken.objects.get(token=token)
+    failure = f"/executions/{execution.pk}/callbacks/{row.pk}/failure/"
+    user_client.logout()
+    response = user_client.post(failure, {"error": "No", "cause": "because"})
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert TaskToken.objects.get(token=token).status == TokenStatus.OPEN
+    other, _ = started("other")
+    user_client.force_login(django_user_model.objects.get(username="alice"))
+    # A token is answered only from its own execution's page.
+    assert user_client.post(f"/executions/{other.pk}/callbacks/{row.pk}/failure/", {}).status_code == 404
+    user_client.post(failure, {"error": "No", "cause": "because"})
+    drain()
+    execution.refresh_from_db()
+    assert (execution.status, execution.error, execution.cause) == (ExecutionStatus.FAILED, "No", "because")
+
+
+def test_the_admin_lists_callbacks_read_only(admin_client):
+    execution, token = started()
+    response = admin_client.get("/admin/designer/tasktoken/?status__exact=OPEN")
+    assert response.status_code == 200 and "Ask" in response.content.decode()
+    row = TaskToken.objects.get(token=token)
+    deleted = admin_client.post(f"/admin/designer/tasktoken/{row.pk}/delete/", {"post": "yes"})
+    assert deleted.status_code == 403 and TaskToken.objects.filter(pk=row.pk).exists()

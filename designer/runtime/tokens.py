@@ -23,7 +23,7 @@ from designer.models import (
     TokenStatus,
 )
 from designer.runtime.clock import _datetime, _real, _wall, now
-from designer.runtime.errors import StepwiseError
+from designer.runtime.errors import StepwiseError, ValidationException
 from designer.runtime.step import _step
 from engine import HEARTBEAT_TIMEOUT, TIMEOUT, jsontext
 
@@ -114,6 +114,9 @@ def send_task_success(token: Any, output: Any) -> None:
 
 def send_task_failure(token: Any, error: str | None = None, cause: str | None = None) -> None:
     """SendTaskFailure: the Task fails with `error` and `cause` (Retry and Catch see them)."""
+    for value, limit, name in ((error, MAX_ERROR_LENGTH, "error"), (cause, MAX_CAUSE_LENGTH, "cause")):
+        if value is not None and (not isinstance(value, str) or len(value) > limit):
+            raise ValidationException(f"The {name} must be a string of at most {limit} characters.")
     row = _open_token(token)
     # AWS records no error when none was sent; the state fails with a null error that only a
     # States.ALL catcher takes.
