@@ -318,3 +318,32 @@ def test_the_admin_lists_callbacks_read_only(admin_client):
     row = TaskToken.objects.get(token=token)
     deleted = admin_client.post(f"/admin/designer/tasktoken/{row.pk}/delete/", {"post": "yes"})
     assert deleted.status_code == 403 and TaskToken.objects.filter(pk=row.pk).exists()
+
+
+def test_pending_tasks_reads_the_open_tokens_by_index_not_by_scanning(db):
+    """The approval inbox's query stays cheap with 100,000 open tokens: the (status, created_at) index
+    answers it, oldest first, without reading the closed ones or sorting."""
+    import time as clock
+    from datetime import UTC, datetime, timedelta
+
+    from django.db import connection
+
+    execution, _ = started()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for status, count in ((TokenStatus.SUCCEEDED, 50_000), (TokenStatus.OPEN, 100_000)):
+        TaskToken.objects.bulk_create(
+            [TaskToken(token=f"{status}-{index}", execution=execution, frame=0, state_name="Ask",
+                       resource=CALLBACK, status=status, created_at=start + timedelta(seconds=index))
+             for index in range(count)], batch_size=5000)
+    began = clock.perf_counter()
+    page = list(runtime.pending_tasks()[:50])
+    elapsed = clock.perf_counter() - began
+    assert [row.token for row in page[:2]] == ["OPEN-0", "OPEN-1"] and len(page) == 50
+    assert elapsed < 0.05, elapsed
+    print(f"pending_tasks()[:50] with 100,000 open and 50,000 closed tokens: {elapsed * 1000:.2f} ms")
+    if connection.vendor != "sqlite":
+        return
+    sql, params = runtime.pending_tasks()[:50].query.sql_with_params()
+    with connection.cursor() as cursor:
+        plan = " ".join(str(row) for row in cursor.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall())
+    assert "designer_token_status_created" in plan and "TEMP B-TREE" not in plan, plan
