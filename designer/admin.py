@@ -15,6 +15,7 @@ from designer.models import (
     StateMachine,
     StateMachineRevision,
     TaskAttempt,
+    TaskToken,
 )
 
 admin.site.site_header = "Stepwise administration"
@@ -214,6 +215,26 @@ class TaskAttemptAdmin(ViewOnly, admin.ModelAdmin):
     list_filter = ["status"]
     search_fields = ["execution__name", "state_name", "worker", "error"]
     list_select_related = ["execution"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+
+@admin.register(TaskToken)
+class TaskTokenAdmin(ViewOnly, admin.ModelAdmin):
+    """Callbacks, oldest first (filter by status OPEN for what waits). Answered through the API or the
+    execution page, never edited here."""
+
+    list_display = ["execution", "state_name", "status", "created_at", "heartbeat_due_at", "timeout_at",
+                    "token_start"]
+    list_filter = ["status"]
+    search_fields = ["execution__name", "state_name"]
+    list_select_related = ["execution"]
+    ordering = ["created_at", "id"]
+
+    @admin.display(description="token")
+    def token_start(self, obj):
+        return obj.token[:8] + "…"
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]

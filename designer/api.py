@@ -355,6 +355,22 @@ def update_map_run(request: dict) -> dict:
     return {}
 
 
+# -- callbacks (task tokens) -----------------------------------------------------------------------
+def send_task_success(request: dict) -> dict:
+    runtime.send_task_success(request["taskToken"], request["output"])
+    return {}
+
+
+def send_task_failure(request: dict) -> dict:
+    runtime.send_task_failure(request["taskToken"], request.get("error"), request.get("cause"))
+    return {}
+
+
+def send_task_heartbeat(request: dict) -> dict:
+    runtime.send_task_heartbeat(request["taskToken"])
+    return {}
+
+
 # -- TestState -------------------------------------------------------------------------------------
 def test_state(request: dict) -> dict:
     from designer.teststate import test_state as run_test_state
@@ -373,9 +389,6 @@ NOT_YET = {
     "DescribeActivity": "activities (a later Stepwise issue: activities and task tokens)",
     "ListActivities": "activities (a later Stepwise issue: activities and task tokens)",
     "GetActivityTask": "activities (a later Stepwise issue: activities and task tokens)",
-    "SendTaskSuccess": "task tokens (a later Stepwise issue: activities and task tokens)",
-    "SendTaskFailure": "task tokens (a later Stepwise issue: activities and task tokens)",
-    "SendTaskHeartbeat": "task tokens (a later Stepwise issue: activities and task tokens)",
 }
 
 HANDLERS: dict[str, Callable[[dict], dict]] = {
@@ -408,6 +421,9 @@ HANDLERS: dict[str, Callable[[dict], dict]] = {
     "DescribeMapRun": describe_map_run,
     "ListMapRuns": list_map_runs,
     "UpdateMapRun": update_map_run,
+    "SendTaskSuccess": send_task_success,
+    "SendTaskFailure": send_task_failure,
+    "SendTaskHeartbeat": send_task_heartbeat,
 }
 
 

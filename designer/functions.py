@@ -78,7 +78,11 @@ _FUNCTION_ARN = re.compile(
 _FUNCTION_NAME = re.compile(
     r"^(?:arn:(?P<partition>aws[a-zA-Z-]*):lambda:(?P<region>[a-z0-9-]+):)?(?:(?P<account>\d{12}):function:)?"
     r"(?P<name>[a-zA-Z0-9_-]{1,64})(?::(?P<qualifier>[a-zA-Z0-9$_-]+))?$")
+# `.waitForTaskToken`: the same request; its response is recorded as TaskSubmitted, and the Task waits
+# for its token (designer/runtime/tokens.py).
 _LAMBDA_INVOKE = re.compile(r"^arn:aws[a-zA-Z-]*:states:[a-z0-9-]*:\d{0,12}:lambda:invoke$")
+_LAMBDA_INVOKE_CALLBACK = re.compile(
+    r"^arn:aws[a-zA-Z-]*:states:[a-z0-9-]*:\d{0,12}:lambda:invoke(?:\.waitForTaskToken)?$")
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 # -- the registry ------------------------------------------------------------------------------------
@@ -369,7 +373,7 @@ def invoke(resource: str, parameters: Any, *, timeout_seconds: float | None = No
     """
     if _FUNCTION_ARN.match(resource):
         return _invoke_function_arn(resource, parameters, timeout_seconds)
-    if _LAMBDA_INVOKE.match(resource):
+    if _LAMBDA_INVOKE_CALLBACK.match(resource):
         return _invoke_lambda_invoke(parameters, timeout_seconds)
     named = integration(resource)
     if named is not None and named.recognized:

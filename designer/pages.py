@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from designer import definition_files, graph, runtime
 from designer.documents import attachment, printable, show, show_details
 from designer.examples import EXAMPLE_INPUT, EXAMPLE_NAME, example_definition
-from designer.models import Execution, HistoryEvent, MachineType, StateMachine
+from designer.models import Execution, HistoryEvent, MachineType, StateMachine, TaskToken
 from designer.templates_gallery import all_templates, get_template
 from engine import iter_problems, jsontext
 
@@ -170,6 +170,7 @@ def execution_detail(request, pk):
         # a finished one may be redriven, so it is followed too.
         "live": execution.type == MachineType.STANDARD,
         "last_seq": (last or first)[-1].seq if (last or first) else 0,
+        "waiting_tasks": runtime.waiting_tasks(execution) if execution.is_running else [],
     }
     return render(request, "designer/execution.html", context)
 
@@ -267,4 +268,35 @@ def redrive_execution(request, pk):
         runtime.redrive_execution(execution)
     except runtime.StepwiseError as error:
         messages.error(request, error.message)
+    return redirect(execution)
+
+
+def _waiting_token(pk, token_pk):
+    """The open callback of the execution the page shows (a token of another execution is no answer)."""
+    execution = get_object_or_404(Execution, pk=pk)
+    return execution, get_object_or_404(TaskToken, pk=token_pk, execution=execution)
+
+
+@require_POST
+def send_task_success(request, pk, token_pk):
+    """The execution page's "Send success": SendTaskSuccess with the output typed in (checked)."""
+    execution, token = _waiting_token(pk, token_pk)
+    try:
+        runtime.send_task_success(token.token, request.POST.get("output", ""))
+        messages.success(request, f"Sent success to {token.state_name}.")
+    except runtime.StepwiseError as error:
+        messages.error(request, f"{error.code}: {error.message}")
+    return redirect(execution)
+
+
+@require_POST
+def send_task_failure(request, pk, token_pk):
+    """The execution page's "Send failure": SendTaskFailure with the error and cause typed in."""
+    execution, token = _waiting_token(pk, token_pk)
+    try:
+        runtime.send_task_failure(token.token, request.POST.get("error") or None,
+                                  request.POST.get("cause") or None)
+        messages.success(request, f"Sent failure to {token.state_name}.")
+    except runtime.StepwiseError as error:
+        messages.error(request, f"{error.code}: {error.message}")
     return redirect(execution)

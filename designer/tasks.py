@@ -81,3 +81,9 @@ def deliver_children(execution_id: int) -> None:
 def abort_child(execution_id: int) -> None:
     """The parent withdrew this child execution (its Map failed, or the parent stopped)."""
     runtime.abort_child(execution_id)
+
+
+@task
+def check_token(token_id: int, deadline: float) -> None:
+    """A callback's TimeoutSeconds or HeartbeatSeconds may have run out."""
+    runtime.check_token(token_id, deadline)

@@ -39,6 +39,10 @@ urlpatterns = [
     path("executions/<int:pk>/events/<int:seq>.json", pages.execution_event, name="execution-event"),
     path("executions/<int:pk>/stop/", pages.stop_execution, name="execution-stop"),
     path("executions/<int:pk>/redrive/", pages.redrive_execution, name="execution-redrive"),
+    path("executions/<int:pk>/callbacks/<int:token_pk>/success/", pages.send_task_success,
+         name="execution-task-success"),
+    path("executions/<int:pk>/callbacks/<int:token_pk>/failure/", pages.send_task_failure,
+         name="execution-task-failure"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True, authentication_form=LoginForm),

@@ -13,7 +13,7 @@ This is the engine's door: designer/ imports only the names below (tests/test_im
 
 from engine import jsontext
 from engine.compile import InvalidDefinition, Machine, compile_definition
-from engine.errors import DATA_LIMIT_EXCEEDED, RUNTIME, TASK_FAILED, TIMEOUT, StatesError
+from engine.errors import DATA_LIMIT_EXCEEDED, HEARTBEAT_TIMEOUT, RUNTIME, TASK_FAILED, TIMEOUT, StatesError
 from engine.frames import ABORTED, FAILED, RUNNING, SUCCEEDED, TIMED_OUT, Suspension
 from engine.history import details_key, to_aws
 from engine.inspection import ERROR, RESULT, InvalidTestRequest, Mock, run_state_test
@@ -26,7 +26,8 @@ from engine.runner import RunResult, TaskFailed, run
 from engine.validate import iter_problems
 
 __all__ = [
-    "ABORTED", "DATA_LIMIT_EXCEEDED", "ERROR", "FAILED", "MAX_HISTORY_EVENTS", "MAX_PAYLOAD_BYTES", "RESULT",
+    "ABORTED", "DATA_LIMIT_EXCEEDED", "ERROR", "FAILED", "HEARTBEAT_TIMEOUT", "MAX_HISTORY_EVENTS",
+    "MAX_PAYLOAD_BYTES", "RESULT",
     "RUNNING", "RUNTIME", "SUCCEEDED", "TASK_FAILED", "TIMED_OUT", "TIMEOUT", "Execution", "ExecutionOptions",
     "InvalidDefinition", "InvalidTestRequest", "Machine", "Mock", "RunResult", "StatesError", "Suspension",
     "TaskFailed", "compile_definition", "details_key", "format_invalid_definition", "integration",

@@ -88,6 +88,9 @@ class ExecutionOptions:
     clock: Callable[[], float] = field(default=lambda: 0.0)
     random: Callable[[], float] = field(default=lambda: 0.5)
     uuid: Callable[[], str] = field(default=lambda: str(uuid_module.uuid4()))
+    # A `.waitForTaskToken` Task's token (`$$.Task.Token`). The durable runtime makes them unguessable
+    # and records them; answering one is the runtime's job (SendTaskSuccess/Failure/Heartbeat).
+    task_token: Callable[[], str] = field(default=lambda: str(uuid_module.uuid4()))
     # Run DISTRIBUTED Map iterations as child executions (suspensions of kind "child") instead of
     # inline. The durable runtime does; the in-memory runner runs them inline, as AWS's results match.
     child_executions: bool = False
@@ -470,6 +473,11 @@ class Execution:
     def task_started(self, frame_id: int) -> None:
         """The caller has begun the task attempt the frame waits for (a worker picked it up)."""
         states.task_started(self, self._frames[frame_id])
+
+    def task_submitted(self, frame_id: int, output: Any) -> None:
+        """A `.waitForTaskToken` Task made its request (the service answered `output`); it now waits
+        for its token to be answered (`resume_task`)."""
+        states.task_submitted(self, self._frames[frame_id], output)
 
     def map_frame_of(self, frame_id: int) -> int:
         """The frame of the DISTRIBUTED Map state a child-execution iteration belongs to."""

@@ -193,7 +193,7 @@ def run_task(ex: Execution, frame: Frame, state: State) -> str:
     frame.phase = None
     token = None
     if state.resource.endswith(".waitForTaskToken"):
-        token = frame.task_token = ex.options.uuid()
+        token = frame.task_token = ex.options.task_token()
         frame._context = None
     # Evaluated for every attempt: `$$.Task.Token` and `$$.State.RetryCount` are the attempt's own.
     frame.effective = effective_input(state, frame)
@@ -213,6 +213,12 @@ def task_started(ex: Execution, frame: Frame) -> None:
     """The caller has begun the task attempt (a worker picked it up)."""
     events = task_events(frame.state.resource, ex.region)
     ex.emit(frame, events.started, events.started_details(frame.state))
+
+
+def task_submitted(ex: Execution, frame: Frame, output: Any) -> None:
+    """A callback Task's request was made: AWS records TaskSubmitted with the service's response."""
+    events = task_events(frame.state.resource, ex.region)
+    ex.emit(frame, "TaskSubmitted", events.submitted_details(frame.state, output))
 
 
 def _task_done(ex: Execution, frame: Frame, state: State) -> str:

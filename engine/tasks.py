@@ -60,6 +60,9 @@ class TaskEvents:
         details = {"output": output, "outputDetails": {"truncated": False}}
         return {**self._service(), **details} if self.family == "Task" else details
 
+    def submitted_details(self, state: Any, output: Any) -> dict:
+        return {**self._service(), "output": output, "outputDetails": {"truncated": False}}
+
     def failed_details(self, state: Any, error: str | None, cause: str | None) -> dict:
         details = {}
         if error is not None:

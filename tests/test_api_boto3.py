@@ -367,7 +367,7 @@ def test_errors_raise_the_exception_classes_boto3_knows(sfn):
     with pytest.raises(sfn.exceptions.MissingRequiredParameter):
         sfn.update_state_machine(stateMachineArn=machine_arn)
     # Activities and task tokens come with a later issue: a clear error, never a 500.
-    assert error_code(sfn.send_task_success, taskToken="token", output="{}") == "UnsupportedOperation"
+    assert error_code(sfn.send_task_success, taskToken="token", output="{}") == "InvalidToken"
     assert error_code(sfn.list_activities) == "UnsupportedOperation"
     # Map Runs are supported (tests/test_api_map_runs.py): a machine ARN is not an execution's.
     assert error_code(sfn.list_map_runs, executionArn=machine_arn) == "InvalidArn"
@@ -605,6 +605,7 @@ def test_every_operation_botocore_knows_answers_without_a_500(api):
     assert {op: status for op, (status, _) in answers.items() if status >= 500} == {}
     unsupported = {op for op, (_, answer) in answers.items()
                    if answer.get("__type") == "UnsupportedOperation"}
-    assert {"SendTaskSuccess", "GetActivityTask", "ListActivities", "SendTaskHeartbeat"} <= unsupported
+    assert {"GetActivityTask", "ListActivities"} <= unsupported
     assert answers["DescribeMapRun"][1]["__type"] == "ValidationException"  # mapRunArn is required
-    assert "not supported by Stepwise yet" in answers["SendTaskSuccess"][1]["message"]
+    assert "not supported by Stepwise yet" in answers["GetActivityTask"][1]["message"]
+    assert answers["SendTaskSuccess"][1]["__type"] == "ValidationException"  # taskToken is required

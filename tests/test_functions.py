@@ -200,7 +200,7 @@ def test_function_names_in_every_form_lambda_accepts(text, name, qualifier, arn,
 
 
 def test_a_resource_that_is_not_a_function_fails_clearly():
-    error = failure(lambda: functions.invoke("arn:aws:states:::lambda:invoke.waitForTaskToken", {}))
+    error = failure(lambda: functions.invoke("arn:aws:states:::sqs:sendMessage.waitForTaskToken", {}))
     assert error.error == "States.Runtime"
     assert "is not a Python function" in error.cause
 

@@ -16,7 +16,8 @@ from tests.test_api_boto3 import PASS, ROLE, Api, raw
 
 OPERATIONS = sorted(boto3.client("stepfunctions", region_name="us-east-1").meta.service_model.operation_names)
 AWS_CODE = {"SerializationException", "ValidationException", "InvalidDefinition", "InvalidExecutionInput",
-            "InvalidName", "InvalidArn", "InvalidToken", "StateMachineDoesNotExist", "ExecutionDoesNotExist",
+            "InvalidName", "InvalidArn", "InvalidToken", "InvalidOutput", "TaskTimedOut",
+            "StateMachineDoesNotExist", "ExecutionDoesNotExist",
             "StateMachineAlreadyExists", "ExecutionAlreadyExists", "UnsupportedOperation",
             "ResourceNotFound", "StateMachineTypeNotSupported", "MissingRequiredParameter",
             "ExecutionNotRedrivable", "ConflictException", "InvalidLoggingConfiguration",
@@ -78,7 +79,8 @@ def machines(api):
 def bodies(machine_arns: tuple[str, str]):
     """A request body: a whole hostile document, or a plausible request with one member hostile."""
     members = st.sampled_from(["name", "definition", "input", "stateMachineArn", "executionArn",
-                               "maxResults", "roleArn", "tags", "mock", "variables", "context"])
+                               "maxResults", "roleArn", "tags", "mock", "variables", "context", "taskToken",
+                               "output"])
 
     @st.composite
     def body(draw) -> bytes:

@@ -42,6 +42,7 @@ API, consumers, tasks and management commands call):
   start, redrive          StartExecution, RedriveExecution
   attempts                Task attempts and their leases
   express                 Express executions, in memory
+  tokens                  callbacks: task tokens, SendTaskSuccess/Failure/Heartbeat, their deadlines
 """
 
 from designer.runtime.attempts import (
@@ -110,6 +111,19 @@ from designer.runtime.sweep import (
     sweep_and_reschedule,
     sweep_period,
 )
+from designer.runtime.tokens import (
+    InvalidOutput,
+    InvalidToken,
+    TaskDoesNotExist,
+    TaskTimedOut,
+    check_token,
+    pending_tasks,
+    send_task_failure,
+    send_task_heartbeat,
+    send_task_success,
+    token_age,
+    waiting_tasks,
+)
 from designer.runtime.versions import (
     MAX_TAGS,
     check_tag_count,
@@ -130,6 +144,17 @@ from designer.runtime.wakeups import (
 )
 
 __all__ = [
+    "InvalidOutput",
+    "InvalidToken",
+    "TaskDoesNotExist",
+    "TaskTimedOut",
+    "check_token",
+    "pending_tasks",
+    "send_task_failure",
+    "send_task_heartbeat",
+    "send_task_success",
+    "token_age",
+    "waiting_tasks",
     "abort_child",
     "advance",
     "call_function",

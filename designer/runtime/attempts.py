@@ -15,6 +15,8 @@ from designer import queue
 from designer.models import (
     AttemptStatus,
     TaskAttempt,
+    TaskToken,
+    TokenStatus,
 )
 from designer.runtime.clock import _lease, _wall, worker_id
 from designer.runtime.step import _load, _step
@@ -83,19 +85,38 @@ def finish_attempt(attempt_id: int, result: Any = None, error: str | None = None
         attempt.result = json_text(result) if status == AttemptStatus.SUCCEEDED else None
         attempt.save(update_fields=["status", "finished_at", "error", "cause", "result"])
 
+        callback = False
+
         def apply(ex, row):
+            nonlocal callback
             suspension = ex.suspension(attempt.frame)
             if suspension is None or suspension.kind != "task":
                 return False
-            if status == AttemptStatus.SUCCEEDED:
+            callback = suspension.task_token is not None
+            if callback and not _close_token_for_attempt(row, suspension, status):
+                return False  # answered already: the request's own outcome comes too late
+            if callback and status == AttemptStatus.SUCCEEDED:
+                # The request was made: the Task now waits for its token (TaskSubmitted), not for this.
+                ex.task_submitted(attempt.frame, result)
+            elif status == AttemptStatus.SUCCEEDED:
                 ex.resume_task(attempt.frame, result=result)
             else:
                 ex.resume_task(attempt.frame, error=error, cause=cause,
                                timed_out=status == AttemptStatus.TIMED_OUT)
 
         _step(attempt.execution_id, apply, {"kind": "task", "frame": attempt.frame, "attempt": attempt.pk,
-                                            "ok": status == AttemptStatus.SUCCEEDED})
+                                            "ok": status == AttemptStatus.SUCCEEDED
+                                            and not attempt.resource.endswith(".waitForTaskToken")})
     return True
+
+
+def _close_token_for_attempt(row, suspension, status: str) -> bool:
+    """A callback's request failed: its token closes with it (a later SendTask* gets TaskTimedOut).
+    False if the token was answered first. A request that succeeded leaves the token open."""
+    if status == AttemptStatus.SUCCEEDED:
+        return TaskToken.objects.filter(token=suspension.task_token, status=TokenStatus.OPEN).exists()
+    return TaskToken.objects.filter(token=suspension.task_token, status=TokenStatus.OPEN).update(
+        status=TokenStatus.FAILED, closed_at=_wall()) == 1
 
 
 def _renew_leases(attempt_id: int, stop: threading.Event) -> None:

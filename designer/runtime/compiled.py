@@ -4,6 +4,7 @@ runs a row with."""
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 from designer.models import (
@@ -64,4 +65,11 @@ def _options(row: Execution, *, sync: bool = False) -> ExecutionOptions:
         # Executions on workers run a DISTRIBUTED Map's iterations as child executions (a Map Run);
         # Express executions run in memory, where the iterations run inline.
         child_executions=row.type == MachineType.STANDARD,
+        task_token=_new_task_token,
     )
+
+
+def _new_task_token() -> str:
+    """A callback's token: 384 random bits, 64 URL-safe characters (AWS allows 1,024), opaque to the
+    caller; unique in the token table, so a token is never given out twice."""
+    return secrets.token_urlsafe(48)

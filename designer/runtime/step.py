@@ -21,6 +21,8 @@ from designer.models import (
     StateMachine,
     StateMachineRevision,
     TaskAttempt,
+    TaskToken,
+    TokenStatus,
 )
 from designer.runtime.children import (
     _distributed_fanouts,
@@ -166,6 +168,10 @@ def _run_and_save(row: Execution, ex: EngineExecution, wakeup: dict | None = Non
     if withdrawn:
         TaskAttempt.objects.open().filter(execution=row, frame__in=withdrawn).update(
             status=AttemptStatus.ABANDONED, finished_at=_wall())
+        # Their callbacks too: a late SendTask* gets TaskTimedOut (StopExecution, the execution's
+        # timeout, a failed sibling branch, the end of the execution).
+        TaskToken.objects.open().filter(execution=row, frame__in=withdrawn).update(
+            status=TokenStatus.CLOSED, closed_at=_wall())
     changes = {"snapshot": ex.to_snapshot(), "event_count": ex.event_count}
     if ex.status != RUNNING:
         changes.update(status=ex.status, stop_date=_datetime(now()), error=ex.error, cause=ex.cause,
@@ -194,6 +200,8 @@ def _run_and_save(row: Execution, ex: EngineExecution, wakeup: dict | None = Non
                 resource=suspension.resource or "", attempt=suspension.attempt,
                 timeout_seconds=suspension.timeout_seconds, scheduled_at=_wall())
             queue.enqueue("run_attempt", attempt.pk)
+            if suspension.task_token is not None:
+                _record_token(row, suspension)
         elif suspension.kind == "wait":
             until = suspension.until
             queue.enqueue("wake", row.pk, suspension.frame, until, run_after=_real(until))
@@ -201,6 +209,21 @@ def _run_and_save(row: Execution, ex: EngineExecution, wakeup: dict | None = Non
             log.error("execution %s: unknown suspension kind %r", row.pk, suspension.kind)
     if ex.has_runnable():  # the batch ran out of transitions: continue in a fresh step
         queue.enqueue("advance", row.pk, row.version)
+
+
+def _record_token(row: Execution, suspension) -> None:
+    """A `.waitForTaskToken` Task parked: its token's row, and a timer row for each of its deadlines
+    (designer/runtime/tokens.py answers them). Both count from now, when the task is scheduled."""
+    created = now()
+    timeout, heartbeat = suspension.timeout_seconds, suspension.heartbeat_seconds
+    token = TaskToken.objects.create(
+        token=suspension.task_token, execution=row, frame=suspension.frame, state_name=suspension.state_name,
+        resource=suspension.resource or "", created_at=_datetime(created),
+        timeout_seconds=suspension.timeout_seconds, heartbeat_seconds=suspension.heartbeat_seconds,
+        timeout_at=None if timeout is None else _datetime(created + timeout),
+        heartbeat_due_at=None if heartbeat is None else _datetime(created + heartbeat))
+    for deadline in {token.timeout_at, token.heartbeat_due_at} - {None}:
+        queue.enqueue("check_token", token.pk, deadline.timestamp(), run_after=_real(deadline.timestamp()))
 
 
 def _history_rows(row: Execution, ex: EngineExecution) -> list[tuple]:
