@@ -5,7 +5,7 @@ from django.templatetags.static import static
 from django.urls import path
 from django.views.generic import RedirectView
 
-from designer import api, editor_views, keys, machine_pages, pages
+from designer import api, editor_views, execution_views, keys, machine_pages, pages
 from designer.login_throttle import LoginForm
 
 urlpatterns = [
@@ -31,6 +31,10 @@ urlpatterns = [
          name="machine-start"),
     path("machines/<str:name>/delete/", machine_pages.delete_machine, name="machine-delete"),
     path("machines/<str:name>/definition.json", pages.machine_definition, name="machine-definition"),
+    # The executions lists and their status poll (designer/execution_views.py).
+    path("executions/", execution_views.execution_list, name="executions"),
+    path("executions/statuses.json", execution_views.execution_statuses, name="execution-statuses"),
+    path("machines/<str:name>/executions/", execution_views.execution_list, name="machine-executions"),
     path("executions/<int:pk>/", pages.execution_detail, name="execution"),
     # Whole documents as JSON downloads: the pages show big ones cut short (designer/documents.py).
     path("executions/<int:pk>/input.json", pages.execution_input, name="execution-input"),
