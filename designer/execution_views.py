@@ -13,17 +13,21 @@ or is the first page (new rows appear there), every POLL_SECONDS.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
+from asgiref.sync import sync_to_async
 from django.db.models import Q
-from django.http import JsonResponse
+from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import urlencode
+from django.utils.http import content_disposition_header, urlencode
 
-from designer import document_search
-from designer.models import Execution, ExecutionStatus, StateMachine
+from designer import document_search, graph, step_details
+from designer.documents import printable, show_details
+from designer.models import Execution, ExecutionStatus, HistoryEvent, StateMachine
 
 PAGE_SIZE = 50
 POLL_SECONDS = 2
@@ -150,3 +154,144 @@ def _duration(start, stop) -> str:
         return f"{minutes} min {seconds} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
+
+
+# -- one execution: history pages, step details, replay ------------------------------------------
+EVENTS_PAGE = 500
+
+
+def execution_events(request, pk):
+    """A page of the history table's rows, rendered as the page renders them: {"html", "next",
+    "count"} for ?after=<seq> (exclusive), ?before=<seq> (exclusive), ?type=, ?state=. `next` is the
+    seq to ask `after=` for the following page, null at the end."""
+    execution = get_object_or_404(Execution.objects.only("pk"), pk=pk)
+    try:
+        after = int(request.GET.get("after") or 0)
+        before = int(request.GET["before"]) if request.GET.get("before") else None
+    except ValueError:
+        return JsonResponse({"error": "after and before are event ids (whole numbers)"}, status=400)
+    events = _filtered_events(execution, request.GET).filter(seq__gt=after)
+    if before is not None:
+        events = events.filter(seq__lt=before)
+    page = list(events.order_by("seq")[:EVENTS_PAGE + 1])
+    more = len(page) > EVENTS_PAGE
+    page = page[:EVENTS_PAGE]
+    html = render_to_string("designer/_event_rows.html",
+                            {"events": [event_row(event) for event in page], "execution": execution})
+    return JsonResponse({"html": html, "count": len(page), "next": page[-1].seq if more else None})
+
+
+def _filtered_events(execution, parameters):
+    events = HistoryEvent.objects.filter(execution=execution)
+    if parameters.get("type"):
+        events = events.filter(type=parameters["type"])
+    if parameters.get("state"):
+        events = events.filter(details__name=parameters["state"])
+    return events
+
+
+def event_row(event) -> dict:
+    return {"seq": event.seq, "type": event.type, "name": event.name and printable(event.name),
+            "timestamp": event.timestamp, "details": show_details(event.details)}
+
+
+def history_context(execution, parameters, event_count: int) -> dict:
+    """The execution page's history: filtered (?type=, ?state=) its first page of matches and a
+    "Load more" link; unfiltered, the first and last EVENTS_PAGE events and a "Load more" link
+    for the gap between them (25,000 events must not freeze the page)."""
+    chosen = {"type": parameters.get("type", ""), "state": parameters.get("state", "")}
+    context = {"event_filter": chosen, **event_filters(execution)}
+    if any(chosen.values()):
+        page = list(_filtered_events(execution, chosen).order_by("seq")[:EVENTS_PAGE + 1])
+        first, last = page[:EVENTS_PAGE], []
+        gap_after = first[-1].seq if len(page) > EVENTS_PAGE else None
+        gap_before, left_out = None, None
+    elif event_count <= 2 * EVENTS_PAGE:
+        first, last = list(execution.events.order_by("seq")), []
+        gap_after = gap_before = left_out = None
+    else:
+        first = list(execution.events.order_by("seq")[:EVENTS_PAGE])
+        last = list(execution.events.order_by("-seq")[:EVENTS_PAGE])[::-1]
+        gap_after, gap_before = first[-1].seq, last[0].seq
+        left_out = event_count - len(first) - len(last)
+    all_events = HistoryEvent.objects.filter(execution=execution)
+    return {**context,
+            "events": [event_row(event) for event in first],
+            "later_events": [event_row(event) for event in last],
+            "events_left_out": left_out,
+            "gap_after": gap_after,
+            "gap_before": gap_before,
+            "filtered_history": any(chosen.values()),
+            # The live view carries on from the last event the page has, filtered or not.
+            "last_seq": all_events.order_by("-seq").values_list("seq", flat=True).first() or 0,
+            "first_seq": all_events.order_by("seq").values_list("seq", flat=True).first() or 0}
+
+
+def failed_state(execution) -> str | None:
+    """The step the error banner jumps to: the last state that failed (by the graph's rules)."""
+    events = HistoryEvent.objects.filter(execution=execution).order_by("seq")
+    statuses = graph.state_statuses(
+        events.values_list("seq", "type", "previous_event_id", "details__name").iterator(), execution.status)
+    failed = [name for name, status in statuses.items() if status == "failed" and isinstance(name, str)]
+    return failed[-1] if failed else None
+
+
+def event_filters(execution) -> dict:
+    """The history filter's choices: the event types and state names this execution has."""
+    events = HistoryEvent.objects.filter(execution=execution)
+    types = sorted(events.values_list("type", flat=True).distinct()[:100])
+    states = sorted(name for name in events.filter(type__endswith="StateEntered")
+                    .values_list("details__name", flat=True).distinct()[:500] if isinstance(name, str))
+    return {"event_types": types, "state_names": states}
+
+
+def state_detail(request, pk, name):
+    execution = get_object_or_404(Execution.objects.only("pk", "status"), pk=pk)
+    until = request.GET.get("seq", "")
+    details = step_details.state_details(execution, name, until_seq=int(until) if until.isdigit() else None)
+    if details is None:
+        return JsonResponse({"error": f"The state {name[:80]!r} was not entered in this execution."},
+                            status=404)
+    return JsonResponse(details)
+
+
+def statuses_at(request, pk):
+    """Replay: each state's status once event ?seq= had happened (the graph's own rules,
+    graph.state_statuses), and the execution's status then (RUNNING until its last event)."""
+    execution = get_object_or_404(Execution.objects.only("pk", "status", "event_count"), pk=pk)
+    try:
+        seq = int(request.GET.get("seq", ""))
+    except ValueError:
+        return JsonResponse({"error": "seq must be an event id"}, status=400)
+    events = HistoryEvent.objects.filter(execution=execution, seq__lte=seq).order_by("seq")
+    last = (HistoryEvent.objects.filter(execution=execution).order_by("-seq")
+            .values_list("seq", flat=True).first())
+    status = execution.status if last is None or seq >= last else "RUNNING"
+    statuses = graph.state_statuses(
+        events.values_list("seq", "type", "previous_event_id", "details__name").iterator(), status)
+    return JsonResponse({"seq": seq, "status": status, "states": statuses})
+
+
+def export_execution(request, pk):
+    """The execution as DescribeExecution shows it and its whole history as GetExecutionHistory lists
+    it, in one JSON download, sent as it is read (pages.execution_history says why)."""
+    execution = get_object_or_404(Execution.objects.select_related("machine", "map_run"), pk=pk)
+    from designer import pages  # pages shows this module's history pages on the execution page
+
+    description = json.dumps(execution.to_dict(), default=lambda moment: moment.isoformat())
+
+    async def chunks():
+        yield '{"execution": ' + printable(description) + ', "events": ['
+        seq = 0
+        while True:
+            last, batch = await sync_to_async(pages.events_after)(execution.pk, seq)
+            if not last:
+                break
+            yield ("," if seq else "") + batch
+            seq = last
+        yield "]}"
+
+    return StreamingHttpResponse(
+        chunks(), content_type="application/json; charset=utf-8",
+        headers={"Content-Disposition": content_disposition_header(True, f"{execution.name}-export.json"),
+                 "X-Content-Type-Options": "nosniff"})

@@ -41,6 +41,11 @@ urlpatterns = [
     path("executions/<int:pk>/output.json", pages.execution_output, name="execution-output"),
     path("executions/<int:pk>/history.json", pages.execution_history, name="execution-history"),
     path("executions/<int:pk>/events/<int:seq>.json", pages.execution_event, name="execution-event"),
+    # The history's pages, a state's details and replay's statuses (designer/execution_views.py).
+    path("executions/<int:pk>/events/", execution_views.execution_events, name="execution-events"),
+    path("executions/<int:pk>/states/<path:name>.json", execution_views.state_detail, name="execution-state"),
+    path("executions/<int:pk>/statuses.json", execution_views.statuses_at, name="execution-statuses-at"),
+    path("executions/<int:pk>/export.json", execution_views.export_execution, name="execution-export"),
     path("executions/<int:pk>/stop/", pages.stop_execution, name="execution-stop"),
     path("executions/<int:pk>/redrive/", pages.redrive_execution, name="execution-redrive"),
     path(
