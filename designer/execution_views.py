@@ -42,8 +42,8 @@ SINCE_LABELS = {"": "Any time", "1h": "Last hour", "24h": "Last 24 hours", "7d":
 def execution_list(request, name=None):
     machine = get_object_or_404(StateMachine, name=name) if name is not None else None
     context = _listing(request, machine)
-    status = 400 if context["search_error"] else 200
-    return render(request, "designer/execution_list.html", context, status=status)
+    # A search that cannot run is shown with its message at the box (200, as Django's form views do).
+    return render(request, "designer/execution_list.html", context)
 
 
 def _listing(request, machine):

@@ -115,16 +115,25 @@ function stateName(node) {
   return id.startsWith("state-") || id.startsWith("group-") ? id.slice(6) : null;
 }
 
+// graph.js captures the pointer to pan the drawing, so the click lands on the container: the state is
+// the one under the pointer when it went down, if the pointer did not move (a drag is a pan).
+let pressed = null;
+document.addEventListener("pointerdown", (event) => {
+  const node = event.target.closest?.("[data-graph] g.state");
+  pressed = node ? { name: stateName(node), x: event.clientX, y: event.clientY } : null;
+}, true);
+
 document.addEventListener("click", (event) => {
+  if (pressed && event.target.closest("[data-graph]")) {
+    const { name, x, y } = pressed;
+    pressed = null;
+    if (name && Math.hypot(event.clientX - x, event.clientY - y) < 5) openStep(name);
+    return;
+  }
   const opener = event.target.closest("[data-open-state]");
   if (opener) {
     event.preventDefault();
     openStep(opener.dataset.openState);
-    return;
-  }
-  const node = event.target.closest("[data-graph] g.state");
-  if (node && stateName(node)) {
-    openStep(stateName(node));
     return;
   }
   const row = event.target.closest("[data-live-history] tr:not(.more)");
