@@ -272,19 +272,27 @@ def statuses_at(request, pk):
     return JsonResponse({"seq": seq, "status": status, "states": statuses})
 
 
+def event_json(event: HistoryEvent) -> str:
+    return json.dumps(event.to_aws(), default=lambda moment: moment.isoformat())
+
+
+def events_after(execution_id: int, seq: int, count: int = 200) -> tuple[int, str]:
+    """The next `count` events after `seq` as JSON (joined), and the last one's seq (0: none left)."""
+    events = list(HistoryEvent.objects.filter(execution_id=execution_id, seq__gt=seq).order_by("seq")[:count])
+    return (events[-1].seq if events else 0), ",".join(event_json(event) for event in events)
+
+
 def export_execution(request, pk):
     """The execution as DescribeExecution shows it and its whole history as GetExecutionHistory lists
     it, in one JSON download, sent as it is read (pages.execution_history says why)."""
     execution = get_object_or_404(Execution.objects.select_related("machine", "map_run"), pk=pk)
-    from designer import pages  # pages shows this module's history pages on the execution page
-
     description = json.dumps(execution.to_dict(), default=lambda moment: moment.isoformat())
 
     async def chunks():
         yield '{"execution": ' + printable(description) + ', "events": ['
         seq = 0
         while True:
-            last, batch = await sync_to_async(pages.events_after)(execution.pk, seq)
+            last, batch = await sync_to_async(events_after)(execution.pk, seq)
             if not last:
                 break
             yield ("," if seq else "") + batch

@@ -216,17 +216,7 @@ def execution_output(request, pk):
 
 def execution_event(request, pk, seq):
     event = get_object_or_404(HistoryEvent.objects.select_related("execution"), execution_id=pk, seq=seq)
-    return attachment(_event_json(event), f"{event.execution.name}-event-{seq}.json")
-
-
-def _event_json(event: HistoryEvent) -> str:
-    return json.dumps(event.to_aws(), default=lambda moment: moment.isoformat())
-
-
-def events_after(execution_id: int, seq: int, count: int = 200) -> tuple[int, str]:
-    """The next `count` events after `seq` as JSON (joined), and the last one's seq (0: none left)."""
-    events = list(HistoryEvent.objects.filter(execution_id=execution_id, seq__gt=seq).order_by("seq")[:count])
-    return (events[-1].seq if events else 0), ",".join(_event_json(event) for event in events)
+    return attachment(execution_views.event_json(event), f"{event.execution.name}-event-{seq}.json")
 
 
 def execution_history(request, pk):
@@ -239,7 +229,7 @@ def execution_history(request, pk):
         yield '{"events": ['
         seq = 0
         while True:
-            last, batch = await sync_to_async(events_after)(execution.pk, seq)
+            last, batch = await sync_to_async(execution_views.events_after)(execution.pk, seq)
             if not last:
                 break
             yield ("," if seq else "") + batch
