@@ -13,8 +13,8 @@ from django.utils.http import content_disposition_header
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from designer import definition_files, graph, runtime
-from designer.documents import attachment, printable, show, show_details
+from designer import definition_files, execution_views, graph, runtime
+from designer.documents import attachment, show
 from designer.examples import EXAMPLE_INPUT, EXAMPLE_NAME, example_definition
 from designer.models import Execution, HistoryEvent, MachineType, StateMachine, TaskToken
 from designer.templates_gallery import all_templates, get_template
@@ -22,14 +22,13 @@ from engine import iter_problems, jsontext
 
 MAX_UPLOAD_BYTES = 1024 * 1024  # AWS's definition limit is 1 MiB
 MAP_RUN_CHILDREN_SHOWN = 50  # a Map Run may have 10,000 children: the page links to the first ones
-# A Standard execution may have 25,000 events: the page shows the first and the last ones (where it
-# failed) and links to the whole history.
-HISTORY_EVENTS_SHOWN = 1000
 ATTEMPTS_SHOWN = 200
 
 
 def machine_detail(request, name, *, input_text=None, input_error=None, execution_name=""):
     machine = get_object_or_404(StateMachine, name=name)
+    if input_text is None:
+        input_text = _earlier_input(machine, request.GET.get("from_execution", ""))
     if input_text is None:
         input_text = json.dumps(EXAMPLE_INPUT, indent=2) if name == EXAMPLE_NAME else _sample_input(machine)
     context = {
@@ -43,6 +42,20 @@ def machine_detail(request, name, *, input_text=None, input_error=None, executio
         "execution_name": execution_name,
     }
     return render(request, "designer/machine.html", context, status=400 if input_error else 200)
+
+
+def _earlier_input(machine: StateMachine, execution_id: str) -> str | None:
+    """"New execution with this input" (the execution page): an earlier execution's input, indented."""
+    if not execution_id.isdigit():
+        return None
+    text = (Execution.objects.filter(machine=machine, pk=int(execution_id))
+            .values_list("input", flat=True).first())
+    if text is None:
+        return None
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
 
 
 def _sample_input(machine: StateMachine) -> str:
@@ -143,33 +156,25 @@ def execution_detail(request, pk):
     execution = get_object_or_404(
         Execution.objects.select_related("machine", "revision", "parent", "map_run"), pk=pk)
     event_count = execution.events.count()
-    half = HISTORY_EVENTS_SHOWN // 2
-    if event_count <= HISTORY_EVENTS_SHOWN:
-        first, last = list(execution.events.all()), []
-    else:
-        first = list(execution.events.order_by("seq")[:half])
-        last = list(execution.events.order_by("-seq")[:half])[::-1]
     context = {
         "execution": execution,
         "input": show(execution.input),
         "output": show(execution.output),
         "cause": show(execution.cause),
-        "events": [_event_row(event) for event in first],
-        "later_events": [_event_row(event) for event in last],
         "event_count": event_count,
-        "events_left_out": event_count - len(first) - len(last),
+        **execution_views.history_context(execution, request.GET, event_count),
         "attempts": execution.attempts.all()[:ATTEMPTS_SHOWN],
         "attempt_count": execution.attempts.count(),
         "map_runs": [{"run": run, "counts": run.counts(),
                       "children": run.executions.order_by("id")[:MAP_RUN_CHILDREN_SHOWN]}
                      for run in execution.map_runs.order_by("start_date", "id")],
         "children_shown": MAP_RUN_CHILDREN_SHOWN,
+        "failed_state": execution_views.failed_state(execution) if execution.error is not None else None,
         "redrivable": execution.type == MachineType.STANDARD and runtime.redrive_problem(execution) is None,
         "graph": _graph(execution.revision.definition, execution),
         # The live view (static/js/live.js) follows a Standard execution from the last event shown;
         # a finished one may be redriven, so it is followed too.
         "live": execution.type == MachineType.STANDARD,
-        "last_seq": (last or first)[-1].seq if (last or first) else 0,
         "waiting_tasks": runtime.waiting_tasks(execution) if execution.is_running else [],
     }
     return render(request, "designer/execution.html", context)
@@ -189,9 +194,7 @@ def _graph(definition: str, execution: Execution | None = None):
     return mark_safe(svg)
 
 
-def _event_row(event):
-    return {"seq": event.seq, "type": event.type, "name": event.name and printable(event.name),
-            "timestamp": event.timestamp, "details": show_details(event.details)}
+_event_row = execution_views.event_row  # the live view's rows (watchers.py) are the page's rows
 
 
 # -- whole documents, downloaded (the pages show them cut short) ------------------------------------
@@ -214,17 +217,7 @@ def execution_output(request, pk):
 
 def execution_event(request, pk, seq):
     event = get_object_or_404(HistoryEvent.objects.select_related("execution"), execution_id=pk, seq=seq)
-    return attachment(_event_json(event), f"{event.execution.name}-event-{seq}.json")
-
-
-def _event_json(event: HistoryEvent) -> str:
-    return json.dumps(event.to_aws(), default=lambda moment: moment.isoformat())
-
-
-def _events_after(execution_id: int, seq: int, count: int = 200) -> tuple[int, str]:
-    """The next `count` events after `seq` as JSON (joined), and the last one's seq (0: none left)."""
-    events = list(HistoryEvent.objects.filter(execution_id=execution_id, seq__gt=seq).order_by("seq")[:count])
-    return (events[-1].seq if events else 0), ",".join(_event_json(event) for event in events)
+    return attachment(execution_views.event_json(event), f"{event.execution.name}-event-{seq}.json")
 
 
 def execution_history(request, pk):
@@ -237,7 +230,7 @@ def execution_history(request, pk):
         yield '{"events": ['
         seq = 0
         while True:
-            last, batch = await sync_to_async(_events_after)(execution.pk, seq)
+            last, batch = await sync_to_async(execution_views.events_after)(execution.pk, seq)
             if not last:
                 break
             yield ("," if seq else "") + batch

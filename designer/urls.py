@@ -5,7 +5,7 @@ from django.templatetags.static import static
 from django.urls import path
 from django.views.generic import RedirectView
 
-from designer import api, editor_views, keys, machine_pages, pages
+from designer import api, editor_views, execution_views, keys, machine_pages, pages
 from designer.login_throttle import LoginForm
 
 urlpatterns = [
@@ -31,12 +31,21 @@ urlpatterns = [
          name="machine-start"),
     path("machines/<str:name>/delete/", machine_pages.delete_machine, name="machine-delete"),
     path("machines/<str:name>/definition.json", pages.machine_definition, name="machine-definition"),
+    # The executions lists and their status poll (designer/execution_views.py).
+    path("executions/", execution_views.execution_list, name="executions"),
+    path("executions/statuses.json", execution_views.execution_statuses, name="execution-statuses"),
+    path("machines/<str:name>/executions/", execution_views.execution_list, name="machine-executions"),
     path("executions/<int:pk>/", pages.execution_detail, name="execution"),
     # Whole documents as JSON downloads: the pages show big ones cut short (designer/documents.py).
     path("executions/<int:pk>/input.json", pages.execution_input, name="execution-input"),
     path("executions/<int:pk>/output.json", pages.execution_output, name="execution-output"),
     path("executions/<int:pk>/history.json", pages.execution_history, name="execution-history"),
     path("executions/<int:pk>/events/<int:seq>.json", pages.execution_event, name="execution-event"),
+    # The history's pages, a state's details and replay's statuses (designer/execution_views.py).
+    path("executions/<int:pk>/events/", execution_views.execution_events, name="execution-events"),
+    path("executions/<int:pk>/states/<path:name>.json", execution_views.state_detail, name="execution-state"),
+    path("executions/<int:pk>/statuses.json", execution_views.statuses_at, name="execution-statuses-at"),
+    path("executions/<int:pk>/export.json", execution_views.export_execution, name="execution-export"),
     path("executions/<int:pk>/stop/", pages.stop_execution, name="execution-stop"),
     path("executions/<int:pk>/redrive/", pages.redrive_execution, name="execution-redrive"),
     path("executions/<int:pk>/callbacks/<int:token_pk>/success/", pages.send_task_success,

@@ -72,7 +72,11 @@ export class LiveExecution {
     document.querySelector("[data-live-empty]")?.remove();
     const template = document.createElement("template");
     // Rows rendered server-side by templates/designer/_event_row.html: escaped there, as on the page.
-    template.innerHTML = events.filter((event) => event.seq > this.seq).map((event) => event.html).join("");
+    // A filtered history (?type=, ?state=) takes only the new events that match its filter.
+    const { filterType, filterState } = body.dataset;
+    const wanted = (event) => event.seq > this.seq && (!filterType || event.type === filterType)
+      && (!filterState || event.name === filterState);
+    template.innerHTML = events.filter(wanted).map((event) => event.html).join("");
     body.append(template.content);
     this.seq = Math.max(this.seq, events[events.length - 1].seq);
     this.trim(body);
