@@ -366,9 +366,9 @@ def test_errors_raise_the_exception_classes_boto3_knows(sfn):
         sfn.list_state_machines(nextToken="garbage!")
     with pytest.raises(sfn.exceptions.MissingRequiredParameter):
         sfn.update_state_machine(stateMachineArn=machine_arn)
-    # Activities and task tokens come with a later issue: a clear error, never a 500.
+    # Task tokens and activities (tests/test_callbacks*.py, tests/test_activities*.py): AWS's errors.
     assert error_code(sfn.send_task_success, taskToken="token", output="{}") == "InvalidToken"
-    assert error_code(sfn.list_activities) == "UnsupportedOperation"
+    assert error_code(sfn.describe_activity, activityArn=machine_arn) == "InvalidArn"
     # Map Runs are supported (tests/test_api_map_runs.py): a machine ARN is not an execution's.
     assert error_code(sfn.list_map_runs, executionArn=machine_arn) == "InvalidArn"
 
