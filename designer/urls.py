@@ -5,7 +5,7 @@ from django.templatetags.static import static
 from django.urls import path
 from django.views.generic import RedirectView
 
-from designer import api, editor_views, keys, machine_pages, pages
+from designer import activity_pages, api, editor_views, keys, machine_pages, pages
 from designer.login_throttle import LoginForm
 
 urlpatterns = [
@@ -32,6 +32,8 @@ urlpatterns = [
     path("machines/<str:name>/delete/", machine_pages.delete_machine, name="machine-delete"),
     path("machines/<str:name>/definition.json", pages.machine_definition, name="machine-definition"),
     path("executions/<int:pk>/", pages.execution_detail, name="execution"),
+    # Activities and their open and recent tasks (designer/activity_pages.py).
+    path("activities/", activity_pages.activity_list, name="activities"),
     # Whole documents as JSON downloads: the pages show big ones cut short (designer/documents.py).
     path("executions/<int:pk>/input.json", pages.execution_input, name="execution-input"),
     path("executions/<int:pk>/output.json", pages.execution_output, name="execution-output"),

@@ -267,3 +267,26 @@ def test_activity_tasks_lists_open_and_recent():
     ok("SendTaskSuccess", taskToken=poll()["taskToken"], output="{}")
     open_tasks, recent = runtime.activity_tasks(Activity.objects.get())
     assert len(open_tasks) == 1 and len(recent) == 1 and recent[0].status == TokenStatus.SUCCEEDED
+
+
+# -- where a user sees them ------------------------------------------------------------------------
+def test_the_activities_page_and_the_admin_list_activities_and_their_tasks(client, django_user_model):
+    ok("CreateActivity", name="review", tags=[{"key": "team", "value": "ops"}])
+    ok("CreateActivity", name="idle")
+    started()
+    runtime.start_execution(activity_machine("second"), "{}")
+    drain()
+    task = poll(worker="desk-3")
+    assert client.get("/activities/").status_code == 302  # login first
+    user = django_user_model.objects.create_superuser("root", "root@example.com", "pw-123456789")
+    client.force_login(user)
+    html = client.get("/activities/").content.decode()
+    assert 'data-activity="review"' in html and 'data-activity="idle"' in html and "team=ops" in html
+    assert html.count("data-task-row") == 2 and "desk-3" in html and "waiting for a worker" in html
+    assert 'aria-current="page">Activities<' in html
+    ok("SendTaskSuccess", taskToken=task["taskToken"], output="{}")
+    html = client.get("/activities/").content.decode()
+    assert html.count("data-task-row") == 1 and "data-recent-tasks" in html
+    admin_html = client.get("/admin/designer/activity/").content.decode()
+    assert "review" in admin_html and "idle" in admin_html
+    assert client.get("/admin/designer/tasktoken/?kind=activity").status_code == 200
