@@ -127,7 +127,7 @@ def test_task_started_records_the_started_event_of_the_resource_family():
 def test_wait_for_task_token_puts_the_injected_token_in_the_suspension():
     execution, _ = start({"StartAt": "T", "States": {"T": {
         "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "End": True,
-        "Parameters": {"QueueUrl": "q", "MessageBody": "m"}}}}, uuid=lambda: "token-123")
+        "Parameters": {"QueueUrl": "q", "MessageBody": "m"}}}}, task_token=lambda: "token-123")
     (suspension,) = execution.run()
     assert suspension.task_token == "token-123"
 
@@ -138,7 +138,7 @@ def test_wait_for_task_token_parameters_can_pass_the_token_from_the_context():
     execution, _ = start({"StartAt": "T", "States": {"T": {
         "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "End": True,
         "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}}}}},
-        uuid=lambda: "token-123")
+        task_token=lambda: "token-123")
     (suspension,) = execution.run()
     assert suspension.task_token == "token-123"
     assert suspension.parameters["MessageBody"] == {"token": "token-123"}
@@ -351,9 +351,9 @@ def test_a_snapshot_keeps_the_task_token_of_a_callback_task():
     definition = {"StartAt": "T", "States": {"T": {
         "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "End": True,
         "Parameters": {"QueueUrl": "q", "MessageBody": "m"}}}}
-    execution, clock = start(definition, uuid=lambda: "token-9")
+    execution, clock = start(definition, task_token=lambda: "token-9")
     (suspension,) = execution.run()
-    restored = reload(execution, definition, clock, uuid=lambda: "another")
+    restored = reload(execution, definition, clock, task_token=lambda: "another")
     assert restored.suspension(suspension.frame).task_token == "token-9"
     restored.resume_task(suspension.frame, result={"approved": True})
     restored.run()
@@ -466,3 +466,18 @@ def test_redrive_enters_an_outstanding_task_again_with_retry_counts_afresh():
     (again,) = execution.run()
     assert (again.kind, again.state_name, again.attempt) == ("task", "T", 0)
     assert types(execution.events).count("TaskStateEntered") == 2
+
+
+def test_an_activity_task_carries_a_token_in_its_suspension_but_not_in_the_context():
+    # AWS gives an activity's token to the worker (GetActivityTask), not to `$$.Task.Token`.
+    execution, _ = start({"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:activity:review", "End": True,
+        "Parameters": {"context.$": "$$"}}}}, task_token=lambda: "token-5")
+    (suspension,) = execution.run()
+    assert suspension.task_token == "token-5" and "Task" not in suspension.parameters["context"]
+    execution.task_started(suspension.frame, worker_name="desk-1")
+    assert execution.events[-1]["activityStartedEventDetails"] == {"workerName": "desk-1"}
+    execution.resume_task(suspension.frame, error="ActivityDoesNotExist", cause="gone", schedule_failed=True)
+    execution.run()
+    assert [event["type"] for event in execution.events][-2:] == ["ActivityScheduleFailed", "ExecutionFailed"]
+    assert execution.error == "ActivityDoesNotExist"
