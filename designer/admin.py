@@ -9,6 +9,8 @@ from designer import runtime
 from designer.documents import show
 from designer.login_throttle import AdminLoginForm
 from designer.models import (
+    Activity,
+    ActivityTag,
     Execution,
     HistoryEvent,
     MapRun,
@@ -225,9 +227,9 @@ class TaskTokenAdmin(ViewOnly, admin.ModelAdmin):
     """Callbacks, oldest first (filter by status OPEN for what waits). Answered through the API or the
     execution page, never edited here."""
 
-    list_display = ["execution", "state_name", "status", "created_at", "heartbeat_due_at", "timeout_at",
-                    "token_start"]
-    list_filter = ["status"]
+    list_display = ["execution", "state_name", "kind", "status", "created_at", "worker_name",
+                    "heartbeat_due_at", "timeout_at", "token_start"]
+    list_filter = ["status", "kind"]
     search_fields = ["execution__name", "state_name"]
     list_select_related = ["execution"]
     ordering = ["created_at", "id"]
@@ -235,6 +237,28 @@ class TaskTokenAdmin(ViewOnly, admin.ModelAdmin):
     @admin.display(description="token")
     def token_start(self, obj):
         return obj.token[:8] + "…"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+
+class ActivityTagInline(ReadOnlyInline):
+    model = ActivityTag
+    fields = ["key", "value"]
+
+
+@admin.register(Activity)
+class ActivityAdmin(ViewOnly, admin.ModelAdmin):
+    """Activities, made and deleted through the API (CreateActivity, DeleteActivity); their tasks are
+    the task tokens of kind activity, listed above and on the Activities page."""
+
+    list_display = ["name", "arn", "created", "open_tasks"]
+    search_fields = ["name"]
+    inlines = [ActivityTagInline]
+
+    @admin.display(description="open tasks")
+    def open_tasks(self, obj):
+        return TaskToken.objects.open().filter(kind="activity", resource=obj.arn).count()
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]

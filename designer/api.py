@@ -60,6 +60,7 @@ from designer.api_versions import (
 )
 from designer.models import (
     AccessKey,
+    Activity,
     Execution,
     ExecutionOrigin,
     HistoryEvent,
@@ -371,6 +372,40 @@ def send_task_heartbeat(request: dict) -> dict:
     return {}
 
 
+# -- activities ------------------------------------------------------------------------------------
+def create_activity(request: dict) -> dict:
+    activity = runtime.create_activity(request["name"], tags_in(request.get("tags") or []))
+    return {"activityArn": activity.arn, "creationDate": activity.created}
+
+
+def describe_activity(request: dict) -> dict:
+    activity = runtime.get_activity(request["activityArn"])
+    return {"activityArn": activity.arn, "name": activity.name, "creationDate": activity.created}
+
+
+def list_activities(request: dict) -> dict:
+    return paged(Activity.objects.order_by("name"), request, "activities", lambda activity: {
+        "activityArn": activity.arn, "name": activity.name, "creationDate": activity.created})
+
+
+def delete_activity(request: dict) -> dict:
+    runtime.delete_activity(request["activityArn"])
+    return {}
+
+
+def get_activity_task(request: dict) -> dict:
+    """One claim attempt, answered at once: the ASGI entry (designer/api_asgi.py) is what waits up to
+    STEPWISE_ACTIVITY_POLL_SECONDS between attempts. This is the way for a caller without it (a WSGI
+    server, the test client): no task now is the empty answer, which AWS's long poll also ends with."""
+    claimed = poll_once(request)
+    return {} if claimed is None else {"taskToken": claimed[0], "input": claimed[1]}
+
+
+def poll_once(request: dict) -> tuple[str, str] | None:
+    activity = runtime.get_activity(request["activityArn"])
+    return runtime.claim_activity_task(activity.arn, request.get("workerName"))
+
+
 # -- TestState -------------------------------------------------------------------------------------
 def test_state(request: dict) -> dict:
     from designer.teststate import test_state as run_test_state
@@ -383,13 +418,7 @@ def _not_yet(what: str) -> ApiError:
     return ApiError("UnsupportedOperation", f"{what} is not supported by Stepwise yet.")
 
 
-NOT_YET = {
-    "CreateActivity": "activities (a later Stepwise issue: activities and task tokens)",
-    "DeleteActivity": "activities (a later Stepwise issue: activities and task tokens)",
-    "DescribeActivity": "activities (a later Stepwise issue: activities and task tokens)",
-    "ListActivities": "activities (a later Stepwise issue: activities and task tokens)",
-    "GetActivityTask": "activities (a later Stepwise issue: activities and task tokens)",
-}
+NOT_YET: dict[str, str] = {}
 
 HANDLERS: dict[str, Callable[[dict], dict]] = {
     "CreateStateMachine": create_state_machine,
@@ -424,6 +453,11 @@ HANDLERS: dict[str, Callable[[dict], dict]] = {
     "SendTaskSuccess": send_task_success,
     "SendTaskFailure": send_task_failure,
     "SendTaskHeartbeat": send_task_heartbeat,
+    "CreateActivity": create_activity,
+    "DescribeActivity": describe_activity,
+    "ListActivities": list_activities,
+    "DeleteActivity": delete_activity,
+    "GetActivityTask": get_activity_task,
 }
 
 
@@ -437,8 +471,8 @@ def _error(error: ApiError) -> HttpResponse:
     return _respond({"__type": error.code, "message": error.message}, error.status)
 
 
-def handle(request: HttpRequest) -> HttpResponse:
-    """One API call: authenticate, parse, check, run the operation's handler, answer."""
+def checked_call(request: HttpRequest) -> HttpResponse | tuple[str, dict]:
+    """Authenticate, parse and check one API call: (operation, checked request), or the error answer."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -465,10 +499,17 @@ def handle(request: HttpRequest) -> HttpResponse:
             # and then fails a member's constraint.
             code = "ValidationException" if error.reason == jsontext.SURROGATE else "SerializationException"
             raise ApiError(code, f"The request body is not valid JSON: {error}") from None
-        handler = HANDLERS.get(operation)
-        if handler is None:
+        if operation not in HANDLERS:
             raise _not_yet(f"{operation} ({NOT_YET.get(operation, 'this operation')})")
-        return _respond(handler(checked_input(operation, payload)))
+        return operation, checked_input(operation, payload)
+    except ApiError as error:
+        return _error(error)
+
+
+def answered(operation: str, call: Callable[[], dict]) -> HttpResponse:
+    """Run an operation's handler and answer its result or its error as AWS would."""
+    try:
+        return _respond(call())
     except ApiError as error:
         return _error(error)
     except runtime.StepwiseError as error:
@@ -477,6 +518,15 @@ def handle(request: HttpRequest) -> HttpResponse:
         log.exception("API %s failed", operation)
         return _error(ApiError("InternalFailure", "The request processing has failed because of an "
                                "unknown error, exception or failure.", status=500))
+
+
+def handle(request: HttpRequest) -> HttpResponse:
+    """One API call: authenticate, parse, check, run the operation's handler, answer."""
+    checked = checked_call(request)
+    if isinstance(checked, HttpResponse):
+        return checked
+    operation, payload = checked
+    return answered(operation, lambda: HANDLERS[operation](payload))
 
 
 def is_api_request(request: HttpRequest) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from designer import runtime
 from designer.api_shapes import ApiError, paged, unqualified_machine, without_nulls
-from designer.models import StateMachine, StateMachineAlias
+from designer.models import Activity, StateMachine, StateMachineAlias, arn
 
 
 # -- versions and aliases --------------------------------------------------------------------------
@@ -77,23 +77,30 @@ def tags_in(tags: list[dict]) -> list[tuple[str, str]]:
     return [(tag.get("key", ""), tag.get("value", "")) for tag in tags]
 
 
-def _tagged(resource_arn: str) -> StateMachine:
+def _tagged(resource_arn: str) -> StateMachine | Activity:
+    """The state machine or activity a tag operation names."""
     try:
+        if resource_arn.startswith(arn("activity", "")):
+            return runtime.get_activity(resource_arn)
         return unqualified_machine(resource_arn)
-    except runtime.StateMachineDoesNotExist:
+    except (runtime.StateMachineDoesNotExist, runtime.ActivityDoesNotExist):
         raise ApiError("ResourceNotFound", f"Resource not found: '{resource_arn}'") from None
 
 
 def tag_resource(request: dict) -> dict:
-    runtime.tag_machine(_tagged(request["resourceArn"]), tags_in(request["tags"]))
+    resource = _tagged(request["resourceArn"])
+    tag = runtime.tag_activity if isinstance(resource, Activity) else runtime.tag_machine
+    tag(resource, tags_in(request["tags"]))
     return {}
 
 
 def untag_resource(request: dict) -> dict:
-    runtime.untag_machine(_tagged(request["resourceArn"]), request["tagKeys"])
+    resource = _tagged(request["resourceArn"])
+    untag = runtime.untag_activity if isinstance(resource, Activity) else runtime.untag_machine
+    untag(resource, request["tagKeys"])
     return {}
 
 
 def list_tags_for_resource(request: dict) -> dict:
-    machine = _tagged(request["resourceArn"])
-    return {"tags": [{"key": tag.key, "value": tag.value} for tag in machine.tags.all()]}
+    resource = _tagged(request["resourceArn"])
+    return {"tags": [{"key": tag.key, "value": tag.value} for tag in resource.tags.all()]}

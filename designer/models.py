@@ -538,48 +538,12 @@ class ExecutionOrigin(models.Model):
         return self.alias_arn or self.version_arn
 
 
-# -- callbacks: task tokens (designer/runtime/tokens.py) -------------------------------------------
-class TokenStatus(models.TextChoices):
-    OPEN = "OPEN"  # the Task waits for SendTaskSuccess/Failure
-    SUCCEEDED = "SUCCEEDED"  # answered by SendTaskSuccess
-    FAILED = "FAILED"  # answered by SendTaskFailure, or the request failed
-    TIMED_OUT = "TIMED_OUT"  # its TimeoutSeconds or HeartbeatSeconds ran out
-    CLOSED = "CLOSED"  # its task was withdrawn: execution stopped, timed out, ended, branch aborted
-
-
-class TaskTokenQuerySet(models.QuerySet):
-    def open(self):
-        return self.filter(status=TokenStatus.OPEN)
-
-
-class TaskToken(models.Model):
-    """A `.waitForTaskToken` Task waiting for its answer: one row however long it waits. The token is
-    never reused (unique, 256 random bits); a closed row stays so a late answer gets TaskTimedOut."""
-
-    token = models.CharField(max_length=1024, unique=True)
-    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="task_tokens")
-    frame = models.PositiveIntegerField()
-    state_name = models.CharField(max_length=80)
-    resource = models.CharField(max_length=256)
-    status = models.CharField(max_length=10, choices=TokenStatus.choices, default=TokenStatus.OPEN)
-    created_at = models.DateTimeField()
-    timeout_seconds = models.FloatField(null=True, blank=True)
-    heartbeat_seconds = models.FloatField(null=True, blank=True)
-    timeout_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_due_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
-
-    objects = TaskTokenQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["created_at", "id"]
-        indexes = [
-            # pending_tasks(): the open tokens, oldest first, without reading the closed ones.
-            models.Index(fields=["status", "created_at"], name="designer_token_status_created"),
-            models.Index(fields=["execution", "status"], name="designer_token_execution"),
-        ]
-
-    def __str__(self):
-        return f"{self.state_name} token ({self.status})"
-
-    kind = "callback"  # activity tasks will be the other kind
+# Task tokens (callbacks and activity tasks) and activities live in designer/task_models.py.
+from designer.task_models import (  # noqa: E402, F401  (re-exported; they refer to Execution, above)
+    Activity,
+    ActivityTag,
+    TaskToken,
+    TaskTokenQuerySet,
+    TokenKind,
+    TokenStatus,
+)

@@ -117,6 +117,12 @@ else:
 STEPWISE_LIVE_POLL_SECONDS = env.float("STEPWISE_LIVE_POLL_SECONDS", default=0.15)
 STEPWISE_LIVE_SAFETY_POLL_SECONDS = env.float("STEPWISE_LIVE_SAFETY_POLL_SECONDS", default=2.0)
 
+# Activities (designer/api_asgi.py): how long GetActivityTask waits for a task before it answers an
+# empty token (AWS: 60 s), and how often a daphne looks for new tasks of the activities its polls wait on
+# (one query per activity, however many polls wait).
+STEPWISE_ACTIVITY_POLL_SECONDS = env.float("STEPWISE_ACTIVITY_POLL_SECONDS", default=60.0)
+STEPWISE_ACTIVITY_WATCH_SECONDS = env.float("STEPWISE_ACTIVITY_WATCH_SECONDS", default=0.1)
+
 # Failed logins are counted per username and address in the `login` cache, shared by every process:
 # Redis when REDIS_URL is set, else a table in the database (made by migration 0005).
 # STEPWISE_LOGIN_FAILURE_LIMIT failures lock the pair out for STEPWISE_LOGIN_LOCKOUT_SECONDS.

@@ -59,6 +59,12 @@ def check_express(execution_id: int) -> None:
 
 
 @task
+def activity_schedule_failed(execution_id: int, frame: int, token: str) -> None:
+    """A Task named an activity that does not exist: it fails with ActivityScheduleFailed."""
+    runtime.activity_schedule_failed(execution_id, frame, token)
+
+
+@task
 def sweep() -> None:
     """Give back to the queue what a killed worker had claimed (see runtime.sweep); runs every lease
     period while there is work."""

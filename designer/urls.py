@@ -5,7 +5,7 @@ from django.templatetags.static import static
 from django.urls import path
 from django.views.generic import RedirectView
 
-from designer import api, editor_views, execution_views, keys, machine_pages, pages
+from designer import activity_pages, api, editor_views, execution_views, keys, machine_pages, pages
 from designer.login_throttle import LoginForm
 
 urlpatterns = [
@@ -36,6 +36,8 @@ urlpatterns = [
     path("executions/statuses.json", execution_views.execution_statuses, name="execution-statuses"),
     path("machines/<str:name>/executions/", execution_views.execution_list, name="machine-executions"),
     path("executions/<int:pk>/", pages.execution_detail, name="execution"),
+    # Activities and their open and recent tasks (designer/activity_pages.py).
+    path("activities/", activity_pages.activity_list, name="activities"),
     # Whole documents as JSON downloads: the pages show big ones cut short (designer/documents.py).
     path("executions/<int:pk>/input.json", pages.execution_input, name="execution-input"),
     path("executions/<int:pk>/output.json", pages.execution_output, name="execution-output"),

@@ -23,6 +23,7 @@ from engine.jsontext import json_text
 from engine.limits import MAX_HISTORY_EVENTS, MAX_PAYLOAD_BYTES
 from engine.problems import format_invalid_definition
 from engine.runner import RunResult, TaskFailed, run
+from engine.tasks import task_events
 from engine.validate import iter_problems
 
 __all__ = [
@@ -31,5 +32,5 @@ __all__ = [
     "RUNNING", "RUNTIME", "SUCCEEDED", "TASK_FAILED", "TIMED_OUT", "TIMEOUT", "Execution", "ExecutionOptions",
     "InvalidDefinition", "InvalidTestRequest", "Machine", "Mock", "RunResult", "StatesError", "Suspension",
     "TaskFailed", "compile_definition", "details_key", "format_invalid_definition", "integration",
-    "iter_problems", "json_text", "jsontext", "run", "run_state_test", "to_aws",
+    "iter_problems", "json_text", "jsontext", "run", "run_state_test", "task_events", "to_aws",
 ]

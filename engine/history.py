@@ -47,6 +47,7 @@ DETAILS_KEY = {
     "ActivitySucceeded": "activitySucceededEventDetails",
     "ActivityFailed": "activityFailedEventDetails",
     "ActivityTimedOut": "activityTimedOutEventDetails",
+    "ActivityScheduleFailed": "activityScheduleFailedEventDetails",
     "EvaluationFailed": "evaluationFailedEventDetails",
 }
 

@@ -409,13 +409,17 @@ class Execution:
         self._runnable.append(self._frames[frame_id])
 
     def resume_task(self, frame_id: int, result: Any = None, error: str | None = None,
-                    cause: str | None = None, timed_out: bool = False) -> None:
-        """The task a frame waits for finished: with `result`, or failed with `error`/`cause`."""
+                    cause: str | None = None, timed_out: bool = False, schedule_failed: bool = False) -> None:
+        """The task a frame waits for finished: with `result`, or failed with `error`/`cause` (it
+        timed out, or could not even be scheduled)."""
         suspension = self._pending.pop(frame_id)
         assert suspension.kind == "task"
         frame = self._frames[frame_id]
-        frame.outcome = ("ok", result) if error is None and not timed_out else (
-            "timeout" if timed_out else "error", error, cause)
+        if schedule_failed:
+            frame.outcome = ("schedule_failed", error, cause)
+        else:
+            frame.outcome = ("ok", result) if error is None and not timed_out else (
+                "timeout" if timed_out else "error", error, cause)
         frame.phase = TASK_DONE
         self._runnable.append(frame)
 
@@ -470,9 +474,9 @@ class Execution:
         withdrawn, self._cancelled = self._cancelled, []
         return withdrawn
 
-    def task_started(self, frame_id: int) -> None:
+    def task_started(self, frame_id: int, worker_name: str | None = None) -> None:
         """The caller has begun the task attempt the frame waits for (a worker picked it up)."""
-        states.task_started(self, self._frames[frame_id])
+        states.task_started(self, self._frames[frame_id], worker_name)
 
     def task_submitted(self, frame_id: int, output: Any) -> None:
         """A `.waitForTaskToken` Task made its request (the service answered `output`); it now waits

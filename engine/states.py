@@ -192,15 +192,19 @@ def run_task(ex: Execution, frame: Frame, state: State) -> str:
         ex.enter(frame, state)
     frame.phase = None
     token = None
+    events = task_events(state.resource, ex.region)
     if state.resource.endswith(".waitForTaskToken"):
         token = frame.task_token = ex.options.task_token()
         frame._context = None
+    elif events.family == "Activity":
+        # An activity task is answered with the token its worker gets from GetActivityTask; unlike a
+        # callback's, AWS does not put it in `$$.Task.Token`.
+        token = ex.options.task_token()
     # Evaluated for every attempt: `$$.Task.Token` and `$$.State.RetryCount` are the attempt's own.
     frame.effective = effective_input(state, frame)
     timeout = resolve_number(state.timeout_seconds, frame, frame.value, positive=True)
     heartbeat = resolve_number(state.heartbeat_seconds, frame, frame.value, positive=True)
     # No TimeoutSeconds: AWS records no timeoutInSeconds; the runtime applies its own ceiling.
-    events = task_events(state.resource, ex.region)
     ex.emit(frame, events.scheduled, events.scheduled_details(state, frame.effective, timeout, heartbeat))
     suspension = Suspension(frame.id, "task", state.name, resource=state.resource,
                             parameters=frame.effective, attempt=frame.retry_count,
@@ -209,10 +213,10 @@ def run_task(ex: Execution, frame: Frame, state: State) -> str:
     return PARKED
 
 
-def task_started(ex: Execution, frame: Frame) -> None:
-    """The caller has begun the task attempt (a worker picked it up)."""
+def task_started(ex: Execution, frame: Frame, worker_name: str | None = None) -> None:
+    """The caller has begun the task attempt (a worker picked it up; an activity's names itself)."""
     events = task_events(frame.state.resource, ex.region)
-    ex.emit(frame, events.started, events.started_details(frame.state))
+    ex.emit(frame, events.started, events.started_details(frame.state, worker_name))
 
 
 def task_submitted(ex: Execution, frame: Frame, output: Any) -> None:
@@ -233,7 +237,9 @@ def _task_done(ex: Execution, frame: Frame, state: State) -> str:
     _, error, cause = outcome
     # A task reported as failing with States.Timeout (a worker that stopped waiting for a function)
     # timed out: AWS records *TimedOut, not *Failed.
-    if outcome[0] == "timeout" or error == TIMEOUT:
+    if outcome[0] == "schedule_failed":  # it never reached a worker (an activity that does not exist)
+        ex.emit(frame, events.schedule_failed, events.failed_details(state, error, cause))
+    elif outcome[0] == "timeout" or error == TIMEOUT:
         error = error or TIMEOUT
         ex.emit(frame, events.timed_out, events.failed_details(state, error, cause))
     else:

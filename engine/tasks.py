@@ -39,6 +39,10 @@ class TaskEvents:
     def timed_out(self) -> str:
         return f"{self.family}TimedOut"
 
+    @property
+    def schedule_failed(self) -> str:
+        return f"{self.family}ScheduleFailed"
+
     def _service(self) -> dict:
         return {"resourceType": self.resource_type, "resource": self.resource}
 
@@ -53,7 +57,9 @@ class TaskEvents:
             details["heartbeatInSeconds"] = heartbeat
         return details
 
-    def started_details(self, state: Any) -> dict | None:
+    def started_details(self, state: Any, worker_name: str | None = None) -> dict | None:
+        if self.family == "Activity":
+            return {"workerName": worker_name} if worker_name else None
         return self._service() if self.family == "Task" else None
 
     def succeeded_details(self, state: Any, output: Any) -> dict:

@@ -366,9 +366,9 @@ def test_errors_raise_the_exception_classes_boto3_knows(sfn):
         sfn.list_state_machines(nextToken="garbage!")
     with pytest.raises(sfn.exceptions.MissingRequiredParameter):
         sfn.update_state_machine(stateMachineArn=machine_arn)
-    # Activities and task tokens come with a later issue: a clear error, never a 500.
+    # Task tokens and activities (tests/test_callbacks*.py, tests/test_activities*.py): AWS's errors.
     assert error_code(sfn.send_task_success, taskToken="token", output="{}") == "InvalidToken"
-    assert error_code(sfn.list_activities) == "UnsupportedOperation"
+    assert error_code(sfn.describe_activity, activityArn=machine_arn) == "InvalidArn"
     # Map Runs are supported (tests/test_api_map_runs.py): a machine ARN is not an execution's.
     assert error_code(sfn.list_map_runs, executionArn=machine_arn) == "InvalidArn"
 
@@ -605,7 +605,8 @@ def test_every_operation_botocore_knows_answers_without_a_500(api):
     assert {op: status for op, (status, _) in answers.items() if status >= 500} == {}
     unsupported = {op for op, (_, answer) in answers.items()
                    if answer.get("__type") == "UnsupportedOperation"}
-    assert {"GetActivityTask", "ListActivities"} <= unsupported
+    assert not {"GetActivityTask", "ListActivities", "CreateActivity"} & unsupported
     assert answers["DescribeMapRun"][1]["__type"] == "ValidationException"  # mapRunArn is required
-    assert "not supported by Stepwise yet" in answers["GetActivityTask"][1]["message"]
+    assert answers["GetActivityTask"][1]["__type"] == "ValidationException"  # activityArn is required
+    assert answers["ListActivities"] == (200, {"activities": []})
     assert answers["SendTaskSuccess"][1]["__type"] == "ValidationException"  # taskToken is required

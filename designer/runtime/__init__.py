@@ -43,8 +43,21 @@ API, consumers, tasks and management commands call):
   attempts                Task attempts and their leases
   express                 Express executions, in memory
   tokens                  callbacks: task tokens, SendTaskSuccess/Failure/Heartbeat, their deadlines
+  activities              activities: create, tags, delete; GetActivityTask's claims, ActivityStarted
 """
 
+from designer.runtime.activities import (
+    ActivityDoesNotExist,
+    activity_schedule_failed,
+    activity_tasks,
+    claim_activity_task,
+    create_activity,
+    delete_activity,
+    get_activity,
+    has_unclaimed,
+    tag_activity,
+    untag_activity,
+)
 from designer.runtime.attempts import (
     call_function,
     check_attempt,
@@ -144,6 +157,16 @@ from designer.runtime.wakeups import (
 )
 
 __all__ = [
+    "ActivityDoesNotExist",
+    "activity_schedule_failed",
+    "activity_tasks",
+    "claim_activity_task",
+    "create_activity",
+    "delete_activity",
+    "get_activity",
+    "has_unclaimed",
+    "tag_activity",
+    "untag_activity",
     "InvalidOutput",
     "InvalidToken",
     "TaskDoesNotExist",

@@ -12,6 +12,7 @@ from django.db import DataError, IntegrityError, connections, transaction
 
 from designer import live, queue
 from designer.models import (
+    Activity,
     AttemptStatus,
     Execution,
     ExecutionStatus,
@@ -22,7 +23,9 @@ from designer.models import (
     StateMachineRevision,
     TaskAttempt,
     TaskToken,
+    TokenKind,
     TokenStatus,
+    arn,
 )
 from designer.runtime.children import (
     _distributed_fanouts,
@@ -41,6 +44,7 @@ from engine import (
     RUNTIME,
     details_key,
     jsontext,
+    task_events,
 )
 from engine import Execution as EngineExecution
 
@@ -194,7 +198,9 @@ def _run_and_save(row: Execution, ex: EngineExecution, wakeup: dict | None = Non
     if children:
         _start_children(row, ex, children, map_runs)
     for suspension in new:
-        if suspension.kind == "task":
+        if suspension.kind == "task" and is_activity(suspension.resource):
+            _schedule_activity(row, suspension)
+        elif suspension.kind == "task":
             attempt = TaskAttempt.objects.create(
                 execution=row, frame=suspension.frame, state_name=suspension.state_name,
                 resource=suspension.resource or "", attempt=suspension.attempt,
@@ -211,17 +217,43 @@ def _run_and_save(row: Execution, ex: EngineExecution, wakeup: dict | None = Non
         queue.enqueue("advance", row.pk, row.version)
 
 
-def _record_token(row: Execution, suspension) -> None:
-    """A `.waitForTaskToken` Task parked: its token's row, and a timer row for each of its deadlines
-    (designer/runtime/tokens.py answers them). Both count from now, when the task is scheduled."""
+def is_activity(resource: str | None) -> bool:
+    return task_events(resource or "").family == "Activity"
+
+
+def _schedule_activity(row: Execution, suspension) -> None:
+    """An activity Task parked: its task waits, as a token row of kind activity, for a worker's
+    GetActivityTask. An activity that does not exist (never made, or deleted) fails the Task in a
+    step of its own, with ActivityScheduleFailed (designer/runtime/activities.py)."""
+    if not Activity.objects.filter(name=activity_name(suspension.resource)).exists():
+        queue.enqueue("activity_schedule_failed", row.pk, suspension.frame, suspension.task_token)
+        return
+    _record_token(row, suspension, TokenKind.ACTIVITY)
+
+
+def activity_name(activity_arn: str | None) -> str | None:
+    """The name in an activity ARN of this region and account (None for any other ARN)."""
+    prefix = arn("activity", "")
+    if not isinstance(activity_arn, str) or not activity_arn.startswith(prefix):
+        return None
+    name = activity_arn[len(prefix):]
+    return name if name and ":" not in name else None
+
+
+def _record_token(row: Execution, suspension, kind: str = TokenKind.CALLBACK) -> None:
+    """A `.waitForTaskToken` Task or an activity task parked: its token's row, and a timer row for each
+    of its deadlines (designer/runtime/tokens.py answers them). TimeoutSeconds counts from now, when
+    the task is scheduled; so does a callback's HeartbeatSeconds, while an activity's counts from
+    when a worker takes it, as AWS documents."""
     created = now()
     timeout, heartbeat = suspension.timeout_seconds, suspension.heartbeat_seconds
     token = TaskToken.objects.create(
         token=suspension.task_token, execution=row, frame=suspension.frame, state_name=suspension.state_name,
-        resource=suspension.resource or "", created_at=_datetime(created),
+        resource=suspension.resource or "", created_at=_datetime(created), kind=kind,
         timeout_seconds=suspension.timeout_seconds, heartbeat_seconds=suspension.heartbeat_seconds,
         timeout_at=None if timeout is None else _datetime(created + timeout),
-        heartbeat_due_at=None if heartbeat is None else _datetime(created + heartbeat))
+        heartbeat_due_at=None if heartbeat is None or kind == TokenKind.ACTIVITY
+        else _datetime(created + heartbeat))
     for deadline in {token.timeout_at, token.heartbeat_due_at} - {None}:
         queue.enqueue("check_token", token.pk, deadline.timestamp(), run_after=_real(deadline.timestamp()))
 

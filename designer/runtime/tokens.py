@@ -155,12 +155,15 @@ def check_token(token_id: int, deadline: float) -> None:
     _answer(row, TokenStatus.TIMED_OUT, {"error": error, "timed_out": True})
 
 
-def pending_tasks(machine=None, state_name: str | None = None):
+def pending_tasks(machine=None, state_name: str | None = None, activity: str | None = None,
+                  kind: str | None = None):
     """Every open token, oldest first, with its execution and machine: what waits for an answer.
 
-    Each row has `execution`, `state_name`, `kind`, `created_at` (its age: `now() - created_at`),
-    `heartbeat_due_at` and `timeout_at`. `machine` is a StateMachine, its name or its id. Served by
-    the (status, created_at) index, however many tokens were ever closed."""
+    Each row has `execution`, `state_name`, `kind` (callback or activity), `created_at` (its age:
+    `now() - created_at`), `heartbeat_due_at` and `timeout_at`; an activity task also `started_at`
+    and `worker_name` once a worker took it. `machine` is a StateMachine, its name or its id;
+    `activity` an activity ARN. Served by the (status, created_at) index, however many tokens were
+    ever closed."""
     rows = TaskToken.objects.open().select_related("execution", "execution__machine").order_by(
         "created_at", "id")
     if machine is not None:
@@ -170,6 +173,10 @@ def pending_tasks(machine=None, state_name: str | None = None):
             rows = rows.filter(execution__machine=machine)
     if state_name is not None:
         rows = rows.filter(state_name=state_name)
+    if activity is not None:
+        rows = rows.filter(kind="activity", resource=activity)
+    if kind is not None:
+        rows = rows.filter(kind=kind)
     return rows
 
 

@@ -466,3 +466,18 @@ def test_redrive_enters_an_outstanding_task_again_with_retry_counts_afresh():
     (again,) = execution.run()
     assert (again.kind, again.state_name, again.attempt) == ("task", "T", 0)
     assert types(execution.events).count("TaskStateEntered") == 2
+
+
+def test_an_activity_task_carries_a_token_in_its_suspension_but_not_in_the_context():
+    # AWS gives an activity's token to the worker (GetActivityTask), not to `$$.Task.Token`.
+    execution, _ = start({"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:activity:review", "End": True,
+        "Parameters": {"context.$": "$$"}}}}, task_token=lambda: "token-5")
+    (suspension,) = execution.run()
+    assert suspension.task_token == "token-5" and "Task" not in suspension.parameters["context"]
+    execution.task_started(suspension.frame, worker_name="desk-1")
+    assert execution.events[-1]["activityStartedEventDetails"] == {"workerName": "desk-1"}
+    execution.resume_task(suspension.frame, error="ActivityDoesNotExist", cause="gone", schedule_failed=True)
+    execution.run()
+    assert [event["type"] for event in execution.events][-2:] == ["ActivityScheduleFailed", "ExecutionFailed"]
+    assert execution.error == "ActivityDoesNotExist"
