@@ -583,3 +583,13 @@ class TaskToken(models.Model):
         return f"{self.state_name} token ({self.status})"
 
     kind = "callback"  # activity tasks will be the other kind
+
+
+# Human approvals live in their own module; imported here so Django registers them with this app.
+from designer.approval_models import (  # noqa: E402, F401
+    Approval,
+    ApprovalAudit,
+    ApprovalRecipient,
+    ApprovalStatus,
+    AuditAction,
+)
