@@ -258,8 +258,8 @@ class ApprovalAuditInline(admin.TabularInline):
 
 @admin.register(Approval)
 class ApprovalAdmin(ViewOnly, admin.ModelAdmin):
-    list_display = ["subject", "execution", "state_name", "status", "decision", "decided_by_name", "decided_at",
-                    "due_at", "created_at"]
+    list_display = ["subject", "execution", "state_name", "status", "decision", "decided_by_name",
+                    "decided_at", "due_at", "created_at"]
     list_filter = ["status", "decision"]
     search_fields = ["subject", "execution__name", "decided_by_name"]
     list_select_related = ["execution"]

@@ -78,7 +78,7 @@ class ApprovalRecipient(models.Model):
         ordering = ["id"]
 
     def __str__(self):
-        return self.user.get_username() if self.user_id else self.email
+        return self.email or self.user.get_username()
 
     def is_user(self, user) -> bool:
         if not user.is_authenticated:

@@ -54,7 +54,8 @@ def inbox(request):
         if not user.is_staff:
             approvals = approvals.filter(decided_by=user)
     approvals = approvals.select_related(*related).prefetch_related("recipients__user")
-    approvals = approvals.order_by("-decided_at", "-id") if tab == "done" else approvals.order_by("created_at")
+    order = ("-decided_at", "-id") if tab == "done" else ("created_at", "id")
+    approvals = approvals.order_by(*order)
     rows = [{"approval": approval, "message_html": render_message(approval.message),
              "may_act": tab != "done" and runtime.may_act_on_approval(user, approval)}
             for approval in approvals[:SHOWN]]
@@ -97,8 +98,8 @@ def decide(request, pk):
     approval = get_object_or_404(Approval, pk=pk)
     choice = request.POST.get("choice", "")
     try:
-        runtime.decide_approval(approval.pk, choice, request.user, channel=request.POST.get("channel", "inbox")
-                                if request.POST.get("channel") in ("inbox", "execution") else "inbox",
+        channel = "execution" if request.POST.get("channel") == "execution" else "inbox"
+        runtime.decide_approval(approval.pk, choice, request.user, channel=channel,
                                 comment=request.POST.get("comment", "").strip(), **client_facts(request))
         messages.success(request, f"{choice}: {approval.subject}")
     except runtime.StepwiseError as error:

@@ -258,7 +258,9 @@ def release(approval_id: int, user) -> Approval:
 
 def waiting_for(user):
     """The open approvals `user` may act on and that no one else claimed: the top bar's count."""
-    open_ = Approval.objects.open().filter(token__status=TokenStatus.OPEN)
-    mine = open_.addressed_to(user).values("pk").union(open_.filter(claimed_by=user).values("pk"))
-    return open_.filter(pk__in=[row["pk"] for row in mine]).exclude(
-        Q(claimed_by__isnull=False) & ~Q(claimed_by=user))
+    addressed = Q(recipients__user=user) | Q(claimed_by=user)
+    if user.email:
+        addressed |= Q(recipients__email__iexact=user.email)
+    mine = Approval.objects.filter(addressed).values("pk")
+    return (Approval.objects.open().filter(token__status=TokenStatus.OPEN, pk__in=mine)
+            .exclude(Q(claimed_by__isnull=False) & ~Q(claimed_by=user)))
