@@ -259,6 +259,40 @@ class ActivityAdmin(ViewOnly, admin.ModelAdmin):
     @admin.display(description="open tasks")
     def open_tasks(self, obj):
         return TaskToken.objects.open().filter(kind="activity", resource=obj.arn).count()
+# -- human approvals (designer/runtime/approvals.py): read-only, decided through links and the inbox ----
+
+from designer.models import Approval, ApprovalAudit  # noqa: E402
+
+
+class ApprovalAuditInline(admin.TabularInline):
+    model = ApprovalAudit
+    extra = 0
+    can_delete = False
+    fields = ["at", "who", "action", "channel", "decision", "comment", "detail", "ip", "user_agent"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Approval)
+class ApprovalAdmin(ViewOnly, admin.ModelAdmin):
+    list_display = ["subject", "execution", "state_name", "status", "decision", "decided_by_name",
+                    "decided_at", "due_at", "created_at"]
+    list_filter = ["status", "decision"]
+    search_fields = ["subject", "execution__name", "decided_by_name"]
+    list_select_related = ["execution"]
+    inlines = [ApprovalAuditInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+
+@admin.register(ApprovalAudit)
+class ApprovalAuditAdmin(ViewOnly, admin.ModelAdmin):
+    list_display = ["at", "approval", "who", "action", "channel", "decision", "ip"]
+    list_filter = ["action", "channel"]
+    search_fields = ["who", "approval__subject", "ip"]
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]

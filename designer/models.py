@@ -538,8 +538,17 @@ class ExecutionOrigin(models.Model):
         return self.alias_arn or self.version_arn
 
 
-# Task tokens (callbacks and activity tasks) and activities live in designer/task_models.py.
-from designer.task_models import (  # noqa: E402, F401  (re-exported; they refer to Execution, above)
+# Human approvals (designer/approval_models.py), task tokens and activities (designer/task_models.py)
+# live in modules of their own; imported here so that Django registers them with this app, and
+# re-exported (they refer to Execution, above).
+from designer.approval_models import (  # noqa: E402, F401
+    Approval,
+    ApprovalAudit,
+    ApprovalRecipient,
+    ApprovalStatus,
+    AuditAction,
+)
+from designer.task_models import (  # noqa: E402, F401
     Activity,
     ActivityTag,
     TaskToken,

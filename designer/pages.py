@@ -176,6 +176,10 @@ def execution_detail(request, pk):
         # a finished one may be redriven, so it is followed too.
         "live": execution.type == MachineType.STANDARD,
         "waiting_tasks": runtime.waiting_tasks(execution) if execution.is_running else [],
+        "approvals": [{"approval": approval, "may_act": approval.status == "OPEN" and execution.is_running
+                       and runtime.may_act_on_approval(request.user, approval)}
+                      for approval in execution.approvals.select_related("token").prefetch_related(
+                          "audit", "recipients__user")],
     }
     return render(request, "designer/execution.html", context)
 

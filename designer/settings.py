@@ -73,6 +73,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
+                "designer.inbox_views.inbox_count",
             ],
         },
     },
@@ -203,3 +204,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# Human approvals: the address their email links point at (this server as approvers reach it), and how
+# long a link lives at most when its Task has no due time.
+STEPWISE_BASE_URL = env.str("STEPWISE_BASE_URL", default="http://localhost:8000").rstrip("/")
+STEPWISE_APPROVAL_LINK_MAX_AGE = env.float("STEPWISE_APPROVAL_LINK_MAX_AGE", default=7 * 24 * 3600.0)

@@ -5,7 +5,17 @@ from django.templatetags.static import static
 from django.urls import path
 from django.views.generic import RedirectView
 
-from designer import activity_pages, api, editor_views, execution_views, keys, machine_pages, pages
+from designer import (
+    activity_pages,
+    api,
+    approval_views,
+    editor_views,
+    execution_views,
+    inbox_views,
+    keys,
+    machine_pages,
+    pages,
+)
 from designer.login_throttle import LoginForm
 
 urlpatterns = [
@@ -54,6 +64,13 @@ urlpatterns = [
          name="execution-task-success"),
     path("executions/<int:pk>/callbacks/<int:token_pk>/failure/", pages.send_task_failure,
          name="execution-task-failure"),
+    # Human approvals: the inbox (designer/inbox_views.py) and the email links (designer/approval_views.py).
+    path("inbox/", inbox_views.inbox, name="inbox"),
+    path("inbox/approvals/<int:pk>/claim/", inbox_views.claim, name="approval-claim"),
+    path("inbox/approvals/<int:pk>/release/", inbox_views.release, name="approval-release"),
+    path("inbox/approvals/<int:pk>/decide/", inbox_views.decide, name="approval-decide"),
+    path("inbox/tokens/<int:pk>/answer/", inbox_views.answer_token, name="inbox-token-answer"),
+    path("approvals/<str:signed>/", approval_views.approval_link, name="approval-link"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True, authentication_form=LoginForm),

@@ -73,11 +73,14 @@ OPTIMIZED: dict[str, dict[str, Action]] = {
     "sns": {"publish": _CB},
     "sqs": {"sendMessage": _CB},
     "states": {"startExecution": Action(sync=True, sync2=True, callback=True)},
+    # Stepwise's own, not AWS's: a human approval (designer/runtime/approvals.py), callback only.
+    "stepwise": {"approval": _CB},
 }
 
 # The integrations Stepwise runs today (designer/functions.py answers them; the engine parks a
 # callback until SendTaskSuccess). Every other accepted Resource fails when the Task runs.
-RUNNABLE = frozenset({("lambda", "invoke", ""), ("lambda", "invoke", CALLBACK)})
+RUNNABLE = frozenset({("lambda", "invoke", ""), ("lambda", "invoke", CALLBACK),
+                      ("stepwise", "approval", CALLBACK)})
 
 _SERVICE_ARN = re.compile(r"arn:(?P<partition>aws[a-z-]*):states:::(?P<rest>.+)")
 _PATTERN = re.compile(r"(?P<name>.*?)(?P<pattern>\.sync(?::2)?|\.waitForTaskToken)?")

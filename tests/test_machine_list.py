@@ -76,8 +76,9 @@ def test_counts_by_status_and_the_last_run_in_one_query(client, django_assert_ma
     last = runtime.start_execution(waiting, name="the-latest")
     for _ in range(12):  # more machines must not mean more queries
         runtime.create_state_machine(f"extra-{_}", PASS)
-    # Session, user, the list: one query for every machine and its numbers (messages add none).
-    with django_assert_max_num_queries(3):
+    # Session, user, the top bar's inbox count, the list: one query for every machine and its numbers
+    # (messages add none).
+    with django_assert_max_num_queries(4):
         response = client.get(reverse("machines"))
     machines = {machine.name: machine for machine in response.context["machines"]}
     assert (machines["busy"].count_succeeded, machines["busy"].count_total) == (3, 3)

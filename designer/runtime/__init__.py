@@ -44,6 +44,7 @@ API, consumers, tasks and management commands call):
   express                 Express executions, in memory
   tokens                  callbacks: task tokens, SendTaskSuccess/Failure/Heartbeat, their deadlines
   activities              activities: create, tags, delete; GetActivityTask's claims, ActivityStarted
+  approvals               human approvals: a callback Task answered by people (email links, the inbox)
 """
 
 from designer.runtime.activities import (
@@ -58,6 +59,19 @@ from designer.runtime.activities import (
     tag_activity,
     untag_activity,
 )
+from designer.runtime.approvals import (
+    AlreadyDecided,
+    NotAllowed,
+    TaskEnded,
+)
+from designer.runtime.approvals import audit as approval_audit
+from designer.runtime.approvals import claim as claim_approval
+from designer.runtime.approvals import decide as decide_approval
+from designer.runtime.approvals import ended_reason as approval_ended_reason
+from designer.runtime.approvals import may_act as may_act_on_approval
+from designer.runtime.approvals import release as release_approval
+from designer.runtime.approvals import sync_closed as close_ended_approvals
+from designer.runtime.approvals import waiting_for as approvals_waiting_for
 from designer.runtime.attempts import (
     call_function,
     check_attempt,
@@ -167,6 +181,17 @@ __all__ = [
     "has_unclaimed",
     "tag_activity",
     "untag_activity",
+    "AlreadyDecided",
+    "NotAllowed",
+    "TaskEnded",
+    "approval_audit",
+    "approval_ended_reason",
+    "approvals_waiting_for",
+    "claim_approval",
+    "close_ended_approvals",
+    "decide_approval",
+    "may_act_on_approval",
+    "release_approval",
     "InvalidOutput",
     "InvalidToken",
     "TaskDoesNotExist",

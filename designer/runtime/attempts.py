@@ -18,6 +18,7 @@ from designer.models import (
     TaskToken,
     TokenStatus,
 )
+from designer.runtime import approvals
 from designer.runtime.clock import _lease, _wall, worker_id
 from designer.runtime.step import _load, _step
 from engine import (
@@ -225,7 +226,10 @@ def _call_and_finish(attempt: TaskAttempt, parameters: Any) -> None:
     renewer = threading.Thread(target=_renew_leases, args=(attempt.pk, stop), daemon=True)
     renewer.start()
     try:
-        status, value, cause = call_function(attempt.resource, parameters, attempt.timeout_seconds)
+        if approvals.is_approval(attempt.resource):  # Stepwise's own callback: record it, email approvers
+            status, value, cause = approvals.request(attempt, parameters)
+        else:
+            status, value, cause = call_function(attempt.resource, parameters, attempt.timeout_seconds)
     finally:
         stop.set()
         renewer.join()
