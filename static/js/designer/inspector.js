@@ -259,11 +259,15 @@ export class Inspector {
         value: typeof rule[operator] === "string" ? rule[operator] : JSON.stringify(rule[operator]),
         oninput: (event) => edit((r) => { r[operator] = typedValue(operator, event.target.value); }) });
       const select = h("select", { name: `Choices[${index}].Operator`, "aria-label": `Rule ${index + 1} operator`,
-        onchange: (event) => edit((r) => {
-          const text = value.value;
-          delete r[operator];
-          r[event.target.value] = typedValue(event.target.value, text);
-        }) }, this.operators.map((op) => h("option", { value: op, selected: op === operator }, op)));
+        onchange: (event) => {
+          edit((r) => {
+            const text = value.value;
+            delete r[operator];
+            r[event.target.value] = typedValue(event.target.value, text);
+          });
+          this.render(this.definition, this.name); // the value field now writes the new operator
+          this.host.querySelector(`[name="Choices[${index}].Operator"]`)?.focus();
+        } }, this.operators.map((op) => h("option", { value: op, selected: op === operator }, op)));
       return h("div", { class: "rule" }, variable, select, value, h("span", { class: "muted" }, "→"), next);
     }, () => ({ Variable: "$.value", StringEquals: "yes", Next: names[0] ?? "" }),
     "Tried in order: the first rule that matches picks the next state.");

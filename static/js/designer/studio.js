@@ -407,4 +407,4 @@ inspector.render(draft.definition, null);
 updateHistoryButtons();
 validate();
 root.dataset.ready = "true";
-window.studio = { draft, history, select, undo, redo }; // for tests
+window.studio = { draft, history, select, undo, redo, change }; // for tests
