@@ -211,3 +211,40 @@ def test_save_refuses_an_invalid_draft_and_lists_the_problems(server, user_page)
     # The refused Save is a 400, which Chromium logs; nothing else went wrong.
     refused_save = "Failed to load resource: the server responded with a status of 400 (Bad Request)"
     assert page.problems == [refused_save]
+
+
+def test_drag_from_the_palette_onto_a_state_or_an_edge(server, user_page):
+    page = user_page
+    create_machine(page, server, "Dragged", {
+        "StartAt": "Check",
+        "States": {"Check": {"Type": "Choice", "Default": "Done",
+                             "Choices": [{"Variable": "$.ok", "IsPresent": True, "Next": "Done"}]},
+                   "Done": {"Type": "Succeed"}}})
+    open_designer(page, server, "Dragged")
+    # Onto an edge (its label): the Default now goes through the new state.
+    page.get_by_role("button", name="Wait", exact=True).drag_to(
+        page.locator('[data-canvas] g[id="edge-Check-Done-default"] text'))
+    page.locator('[data-canvas] g.state[id="state-Wait"]').wait_for()
+    states = draft(page)["States"]
+    assert states["Check"]["Default"] == "Wait" and states["Wait"]["Next"] == "Done"
+    assert states["Check"]["Choices"][0]["Next"] == "Done"
+    # Onto a state: appended after it.
+    page.get_by_role("button", name="Pass").drag_to(page.locator('[data-canvas] g.state[id="state-Wait"]'))
+    page.locator('[data-canvas] g.state[id="state-Pass"]').wait_for()
+    states = draft(page)["States"]
+    assert states["Wait"]["Next"] == "Pass" and states["Pass"]["Next"] == "Done"
+    page.locator("[data-problems]", has_text="Valid").wait_for()
+    # The selected state can be picked from the keyboard too, and deleted: its neighbours are rewired.
+    page.locator("[data-inspector]").get_by_label("Selected state").select_option("Wait")
+    page.locator("[data-canvas] .graph-view").focus()
+    page.keyboard.press("Delete")
+    page.locator('[data-canvas] g.state[id="state-Wait"]').wait_for(state="detached")
+    assert draft(page)["States"]["Check"]["Default"] == "Pass"
+    # Ctrl+D duplicates the selected state right after it.
+    click_state(page, "Pass")
+    page.locator("[data-canvas] .graph-view").focus()
+    page.keyboard.press("Control+d")
+    page.locator('[data-canvas] g.state[id="state-Pass copy"]').wait_for()
+    states = draft(page)["States"]
+    assert states["Pass"]["Next"] == "Pass copy" and states["Pass copy"]["Next"] == "Done"
+    assert page.problems == []

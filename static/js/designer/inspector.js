@@ -3,7 +3,7 @@
 // the field whose location they name.
 
 import { h } from "./dom.js";
-import { findState } from "./model.js";
+import { allNames, findState } from "./model.js";
 
 const JSONPATH = "JSONPath";
 const JSONATA = "JSONata";
@@ -78,9 +78,14 @@ export class Inspector {
     this.problemSlots = [];
     const found = definition && name ? findState(definition, name) : null;
     if (!found || !found.state || typeof found.state !== "object") {
+      const names = definition ? allNames(definition) : [];
       this.host.replaceChildren(h("p", { class: "muted inspector-empty" },
         "Select a state on the graph (or put the cursor in it in the code) to edit it here. " +
-        "The palette adds states after the selected one."));
+        "The palette adds states after the selected one."),
+        names.length ? h("select", { class: "inspector-picker", "aria-label": "Selected state",
+                                     onchange: (event) => this.onSelect(event.target.value) },
+          h("option", { value: "", selected: true }, "Choose a state…"),
+          names.map((other) => h("option", { value: other }, other))) : null);
       return;
     }
     const { state, path } = found;
@@ -91,7 +96,10 @@ export class Inspector {
     const heading = h("div", { class: "inspector-head" },
       h("span", { class: `inspector-type type-${String(state.Type).toLowerCase()}` }, String(state.Type ?? "?")),
       h("span", { class: "muted" }, TYPE_HELP[state.Type] ?? ""));
-    form.append(heading, this.problemSlot(path, true));
+    const picker = h("select", { class: "inspector-picker", "aria-label": "Selected state",
+                                 onchange: (event) => this.onSelect(event.target.value) },
+      allNames(definition).map((other) => h("option", { value: other, selected: other === name }, other)));
+    form.append(picker, heading, this.problemSlot(path, true));
     const nameInput = h("input", { name: "StateName", value: name, maxlength: "80", autocomplete: "off",
                                    onchange: () => this.onRename(name, nameInput.value) });
     form.append(this.field("Name", nameInput, "Renaming updates every Next, Default, Catch and StartAt that names it.", null));
@@ -101,11 +109,20 @@ export class Inspector {
       ...[JSONPATH, JSONATA].map((ql) => h("option", { value: ql, selected: state.QueryLanguage === ql }, ql))),
       "JSONPath uses InputPath/Parameters/ResultPath; JSONata uses Arguments/Output and {% expressions %}.",
       `${path}/QueryLanguage`));
-    const rows = [...COMMON, ...(FIELDS[state.Type] ?? []),
-                  ...(WITH_DATA_FLOW.has(state.Type) ? DATA_FLOW : [])];
-    for (const [key, label, kind, help, only] of rows) {
-      if (only && only !== language && !(key in state)) continue;
-      form.append(this.field(label, this.input(state, key, kind), help, `${path}/${key}`));
+    const shown = ([, , , , only], key) => !only || only === language || key in state;
+    for (const row of [...COMMON, ...(FIELDS[state.Type] ?? [])]) {
+      const [key, label, kind, help] = row;
+      if (shown(row, key)) form.append(this.field(label, this.input(state, key, kind), help, `${path}/${key}`));
+    }
+    if (WITH_DATA_FLOW.has(state.Type)) {
+      // Rarely all needed: folded unless one is set.
+      const rows = DATA_FLOW.filter((row) => shown(row, row[0]));
+      const flow = h("details", { class: "inspector-group", open: rows.some(([key]) => key in state) },
+        h("summary", {}, language === JSONATA ? "Output and variables" : "Input and output"));
+      for (const [key, label, kind, help] of rows) {
+        flow.append(this.field(label, this.input(state, key, kind), help, `${path}/${key}`));
+      }
+      form.append(flow);
     }
     if (state.Type === "Choice") form.append(this.choiceRules(state, names, language));
     if (!["Choice", "Succeed", "Fail"].includes(state.Type)) form.append(this.nextField(state, names));
@@ -263,7 +280,11 @@ export class Inspector {
           edit((r) => {
             const text = value.value;
             delete r[operator];
-            r[event.target.value] = typedValue(event.target.value, text);
+            // Variable, operator, Next: the order people write a rule in.
+            const { Variable: variable, Next: target, ...rest } = r;
+            for (const key of Object.keys(r)) delete r[key];
+            Object.assign(r, { Variable: variable, [event.target.value]: typedValue(event.target.value, text), ...rest });
+            if (target !== undefined) r.Next = target;
           });
           this.render(this.definition, this.name); // the value field now writes the new operator
           this.host.querySelector(`[name="Choices[${index}].Operator"]`)?.focus();

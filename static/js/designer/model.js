@@ -181,3 +181,37 @@ export function duplicateState(definition, name) {
   }
   return insertAfter(definition, name, body.Type, `${name} copy`, body);
 }
+
+/** Inserts a new state on the edge from `from` to `to` of `kind` (next, default, choice, catch):
+ * that one reference now names the new state, which goes on to `to`. Returns [definition, name]. */
+export function insertOnEdge(definition, from, to, kind, type, base, body = null) {
+  if (kind === "next") return insertAfter(definition, from, type, base, body);
+  const result = clone(definition);
+  const found = findState(result, from);
+  if (!found || !found.state) return [definition, null];
+  const name = uniqueName(result, base ?? type);
+  const state = found.state;
+  const holder = kind === "default" ? state
+    : (kind === "choice" ? state.Choices : state.Catch)?.find?.((item) => item?.Next === to);
+  if (!holder) return [definition, null];
+  holder[kind === "default" ? "Default" : "Next"] = name;
+  const [added, extra] = newState(result, type, to, body);
+  const entries = Object.entries(found.machine.States);
+  entries.splice(entries.findIndex(([n]) => n === from) + 1, 0, [name, added], ...Object.entries(extra));
+  found.machine.States = Object.fromEntries(entries);
+  return [result, name];
+}
+
+/** [from, to, kind] of a drawing's edge id (`edge-<from>-<to>-<kind>`, maybe `-2`), read with the
+ * machine's state names (names may hold dashes); null when it is not an edge between two states. */
+export function readEdgeId(definition, id) {
+  const match = /^edge-(.*)-(next|default|choice|catch)(?:-\d+)?$/.exec(id);
+  if (!match) return null;
+  const names = allNames(definition);
+  for (const from of names) {
+    if (!match[1].startsWith(`${from}-`)) continue;
+    const to = match[1].slice(from.length + 1);
+    if (names.includes(to)) return [from, to, match[2]];
+  }
+  return null;
+}

@@ -10,7 +10,9 @@ import "../editor.js"; // enhances the Code tab's textarea
 import { enhanceGraph } from "../graph.js";
 import { h } from "./dom.js";
 import { Inspector } from "./inspector.js";
-import { deleteState, duplicateState, findState, insertAfter, renameState } from "./model.js";
+import {
+  deleteState, duplicateState, findState, insertAfter, insertOnEdge, readEdgeId, renameState,
+} from "./model.js";
 
 const DRAW_DELAY_MS = 250;
 const VALIDATE_DELAY_MS = 300;
@@ -122,10 +124,24 @@ function installDrawing(svgText) {
   const view = h("div", { class: "graph-view studio-graph", tabindex: "0", "aria-label": "Graph: click a state to select it" });
   view.innerHTML = svgText; // the server's drawing, checked element by element in designer/graph.py
   canvas.replaceChildren(view);
+  enhanceCanvas(view);
+  markSelected();
+}
+
+const MAX_FIT_SCALE = 1.15; // a 3-state machine is not drawn with 40-pixel letters
+
+function enhanceCanvas(view) {
   graphController = enhanceGraph(view, null);
   view.style.height = "100%";
   watchClicks(view);
-  markSelected();
+  fitCanvas();
+}
+
+function fitCanvas() {
+  if (!graphController) return;
+  graphController.fit();
+  const scale = canvas.querySelector("svg.graph-svg")?.getScreenCTM()?.a ?? 1;
+  if (scale > MAX_FIT_SCALE) graphController.zoom(MAX_FIT_SCALE / scale);
 }
 
 const redraw = debounce(async () => {
@@ -329,6 +345,57 @@ for (const button of root.querySelectorAll("[data-add-action]")) {
   const action = setup.actions[Number(button.dataset.addAction)];
   button.addEventListener("click", () => add("Task", action.base, action.state));
 }
+// Drag a palette item onto a state (append after it) or an edge (insert on it).
+for (const button of root.querySelectorAll("[data-add-type], [data-add-action]")) {
+  button.draggable = true;
+  button.addEventListener("dragstart", (event) => {
+    event.dataTransfer.setData("application/x-stepwise-palette",
+                               button.dataset.addType ? `type:${button.dataset.addType}` : `action:${button.dataset.addAction}`);
+    event.dataTransfer.effectAllowed = "copy";
+  });
+}
+
+function dropTarget(event) {
+  const element = document.elementFromPoint(event.clientX, event.clientY);
+  return element?.closest?.("[data-canvas] g.state, [data-canvas] g.edge") ?? null;
+}
+
+let hovered = null;
+function hover(target) {
+  if (hovered === target) return;
+  hovered?.classList.remove("is-drop-target");
+  hovered = target;
+  hovered?.classList.add("is-drop-target");
+}
+
+canvas.addEventListener("dragover", (event) => {
+  if (!event.dataTransfer.types.includes("application/x-stepwise-palette")) return;
+  event.preventDefault();
+  event.dataTransfer.dropEffect = "copy";
+  hover(dropTarget(event));
+});
+canvas.addEventListener("dragleave", (event) => { if (!canvas.contains(event.relatedTarget)) hover(null); });
+canvas.addEventListener("drop", (event) => {
+  const item = event.dataTransfer.getData("application/x-stepwise-palette");
+  const target = dropTarget(event);
+  hover(null);
+  if (!item || !draft.definition) return;
+  event.preventDefault();
+  const [kind, value] = item.split(":");
+  const action = kind === "action" ? setup.actions[Number(value)] : null;
+  const [type, base, body] = action ? ["Task", action.base, action.state] : [value, value, null];
+  let result = [null, null];
+  if (target?.classList.contains("state")) {
+    result = insertAfter(draft.definition, target.id.slice(6), type, base, body);
+  } else if (target) {
+    const edge = readEdgeId(draft.definition, target.id);
+    if (edge) result = insertOnEdge(draft.definition, ...edge, type, base, body);
+  } else {
+    result = insertAfter(draft.definition, null, type, base, body);
+  }
+  if (result[1]) edit(result[0], { source: "palette", selected: result[1] });
+});
+
 const search = root.querySelector("[data-palette-search]");
 search?.addEventListener("input", () => {
   const words = search.value.trim().toLowerCase();
@@ -342,7 +409,7 @@ document.querySelector("[data-redo]").addEventListener("click", redo);
 document.querySelector("[data-save]").addEventListener("click", save);
 root.querySelector("[data-delete-state]").addEventListener("click", remove);
 root.querySelector("[data-duplicate-state]").addEventListener("click", duplicate);
-root.querySelector("[data-graph-fit]").addEventListener("click", () => graphController?.fit());
+root.querySelector("[data-graph-fit]").addEventListener("click", fitCanvas);
 for (const button of root.querySelectorAll("[data-graph-zoom]")) {
   button.addEventListener("click", () => graphController?.zoom(button.dataset.graphZoom === "in" ? 1.25 : 0.8));
 }
@@ -379,7 +446,7 @@ function showTab(tab) {
     editor.requestMeasure();
     if (draft.selected) cursorToState(draft.selected);
   } else {
-    graphController?.fit();
+    fitCanvas();
   }
 }
 for (const tab of tabs) tab.addEventListener("click", () => showTab(tab));
@@ -388,6 +455,7 @@ for (const tab of tabs) tab.addEventListener("click", () => showTab(tab));
 const inspector = new Inspector(root.querySelector("[data-inspector]"), {
   operators: setup.operators,
   onChange: (definition, key, structural) => edit(definition, { source: structural ? "inspector-structure" : "inspector", coalesce: key }),
+  onSelect: (name) => { if (name) { select(name, { moveCursor: true }); markSelected(); } },
   onRename: (from, to) => {
     const [definition, problem] = renameState(draft.definition, from, to);
     if (problem) { inspector.render(draft.definition, from); inspector.showProblems([{ location: findState(draft.definition, from).path, message: problem, severity: "ERROR" }]); return; }
@@ -395,12 +463,7 @@ const inspector = new Inspector(root.querySelector("[data-inspector]"), {
   },
 });
 
-const existing = canvas.querySelector("svg.graph-svg");
-if (existing) {
-  graphController = enhanceGraph(canvas.querySelector(".graph-view"), null);
-  canvas.querySelector(".graph-view").style.height = "100%";
-  watchClicks(canvas.querySelector(".graph-view"));
-}
+if (canvas.querySelector("svg.graph-svg")) enhanceCanvas(canvas.querySelector(".graph-view"));
 if (setup.draftSaved) statusLine.textContent = `Your draft from ${new Date(setup.draftSaved).toLocaleString()} (not saved as a revision yet)`;
 showInCode(draft.text);
 inspector.render(draft.definition, null);
