@@ -19,8 +19,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from designer import graph, runtime
 from designer.editor_views import MAX_BODY_BYTES, MAX_DEFINITION_CHARS, with_code_editor_csp
 from designer.models import Draft, StateMachine
-from engine import integrations
-from engine.choice import COMPARISONS, PATH_COMPARISONS, TYPE_TESTS
+from engine import DATA_TEST_OPERATORS, palette
+
+CALLBACK = ".waitForTaskToken"
+SYNC2 = ".sync:2"
 
 FLOW_TYPES = ("Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map")
 
@@ -28,7 +30,7 @@ FLOW_TYPES = ("Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map")
 def _resource(service: str, action: str, pattern: str = "") -> str:
     """A Resource from engine/integrations.py's palette: the designer offers only what it lists."""
     wanted = (service, action, pattern)
-    entry = next(e for e in integrations.palette() if (e["service"], e["action"], e["pattern"]) == wanted)
+    entry = next(e for e in palette() if (e["service"], e["action"], e["pattern"]) == wanted)
     return entry["resource"]
 
 
@@ -38,7 +40,7 @@ def _arn(kind: str, name: str) -> str:
 
 def palette_actions() -> list[dict]:
     """The palette's actions: Task templates (name, help, the state's body)."""
-    callback = _resource("lambda", "invoke", integrations.CALLBACK)
+    callback = _resource("lambda", "invoke", CALLBACK)
     return [
         {"name": "Python function", "base": "Call function",
          "help": "Runs a Python function from STEPWISE_FUNCTIONS (as Lambda's Invoke).",
@@ -66,15 +68,16 @@ def palette_actions() -> list[dict]:
                    "TimeoutSeconds": 604800, "ResultPath": "$.approval"}},
         {"name": "Start another execution", "base": "Start execution",
          "help": "Starts a state machine and waits for it to finish (startExecution.sync:2).",
-         "state": {"Type": "Task", "Resource": _resource("states", "startExecution", integrations.SYNC2),
+         "state": {"Type": "Task", "Resource": _resource("states", "startExecution", SYNC2),
                    "Parameters": {"StateMachineArn": _arn("stateMachine", "HelloWorld"),
                                   "Input.$": "$"}}},
     ]
 
 
 def choice_operators() -> list[str]:
-    """Every data-test operator of the engine's table, for the Choice rule editor."""
-    return [*COMPARISONS, *PATH_COMPARISONS, *TYPE_TESTS, "IsPresent", "StringMatches"]
+    """Every data-test operator of the engine's table, for the Choice rule editor (by family:
+    BooleanEquals…, Is…, Numeric…, String…, Timestamp…)."""
+    return sorted(DATA_TEST_OPERATORS)
 
 
 def _draft_of(request, machine):

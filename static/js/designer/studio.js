@@ -88,6 +88,7 @@ function apply(text, selected, source) {
     validate();
     autosave();
     statusLine.textContent = "Editing…";
+    saveResult.hidden = true; // the last Save's answer is about an older text
   }
 }
 
@@ -128,7 +129,7 @@ function installDrawing(svgText) {
   markSelected();
 }
 
-const MAX_FIT_SCALE = 1.15; // a 3-state machine is not drawn with 40-pixel letters
+const MAX_FIT_SCALE = 1.5; // screen pixels per Graphviz point (1.33 is natural size): no 40-pixel letters
 
 function enhanceCanvas(view) {
   graphController = enhanceGraph(view, null);
