@@ -208,6 +208,12 @@ def test_save_refuses_an_invalid_draft_and_lists_the_problems(server, user_page)
     page.locator("[data-draft-status]", has_text="Draft saved").wait_for()
     open_designer(page, server, "Refused")
     assert draft(page)["States"]["Call function"]["Resource"] == "not-an-arn"
+    # Discarded, the page is back on the saved revision, and a reload finds no draft.
+    page.get_by_role("button", name="Discard draft").click()
+    page.locator("[data-draft-status]", has_text="Draft discarded").wait_for()
+    assert draft(page) == START
+    open_designer(page, server, "Refused")
+    assert draft(page) == START and page.get_by_role("button", name="Discard draft").is_hidden()
     # The refused Save is a 400, which Chromium logs; nothing else went wrong.
     refused_save = "Failed to load resource: the server responded with a status of 400 (Bad Request)"
     assert page.problems == [refused_save]
@@ -247,4 +253,39 @@ def test_drag_from_the_palette_onto_a_state_or_an_edge(server, user_page):
     page.locator('[data-canvas] g.state[id="state-Pass copy"]').wait_for()
     states = draft(page)["States"]
     assert states["Pass"]["Next"] == "Pass copy" and states["Pass copy"]["Next"] == "Done"
+    assert page.problems == []
+
+
+def test_jsonata_fields_and_selecting_in_the_code_selects_on_the_graph(server, user_page):
+    page = user_page
+    create_machine(page, server, "Jsonata", {
+        "QueryLanguage": "JSONata", "StartAt": "Decide",
+        "States": {"Decide": {"Type": "Choice", "Default": "Work",
+                              "Choices": [{"Condition": "{% $states.input.n > 1 %}", "Next": "Work"}]},
+                   "Work": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                            "Arguments": {"FunctionName": "greet", "Payload": "{% $states.input %}"},
+                            "End": True}}})
+    open_designer(page, server, "Jsonata")
+    inspector = page.locator("[data-inspector]")
+    click_state(page, "Decide")
+    assert inspector.get_by_label("Rule 1 condition").input_value() == "{% $states.input.n > 1 %}"
+    assert inspector.get_by_label("Rule 1 variable").count() == 0
+    shoot(page, "designer-inspector-choice-1280", ".studio-inspector")
+    click_state(page, "Work")
+    assert inspector.locator("textarea[name=Arguments]").count() == 1
+    assert inspector.locator("textarea[name=Parameters]").count() == 0
+    assert inspector.locator("input[name=ResultPath]").count() == 0
+    inspector.locator("textarea[name=Arguments]").fill('{"FunctionName": "add"}')
+    assert draft(page)["States"]["Work"]["Arguments"] == {"FunctionName": "add"}
+    # Text that is not JSON yet is kept in the field and not applied.
+    inspector.locator("textarea[name=Arguments]").fill('{"FunctionName": ')
+    assert inspector.locator("textarea[name=Arguments][aria-invalid=true]").count() == 1
+    assert draft(page)["States"]["Work"]["Arguments"] == {"FunctionName": "add"}
+    # The cursor put in a state's text in the code selects it.
+    page.get_by_role("tab", name="Code").click()
+    page.locator(".cm-line", has_text='"Decide": {').click()
+    page.locator(".inspector-form input[name=StateName]").wait_for()
+    assert inspector.locator("input[name=StateName]").input_value() == "Decide"
+    page.get_by_role("tab", name="Graph").click()
+    assert page.locator('[data-canvas] g.state.is-selected').get_attribute("id") == "state-Decide"
     assert page.problems == []

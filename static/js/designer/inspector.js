@@ -114,6 +114,9 @@ export class Inspector {
       const [key, label, kind, help] = row;
       if (shown(row, key)) form.append(this.field(label, this.input(state, key, kind), help, `${path}/${key}`));
     }
+    if (state.Type === "Choice") form.append(this.choiceRules(state, names, language));
+    if (!["Choice", "Succeed", "Fail"].includes(state.Type)) form.append(this.nextField(state, names));
+    if (WITH_ERRORS.has(state.Type)) form.append(this.retriers(state), this.catchers(state, names, language));
     if (WITH_DATA_FLOW.has(state.Type)) {
       // Rarely all needed: folded unless one is set.
       const rows = DATA_FLOW.filter((row) => shown(row, row[0]));
@@ -124,9 +127,6 @@ export class Inspector {
       }
       form.append(flow);
     }
-    if (state.Type === "Choice") form.append(this.choiceRules(state, names, language));
-    if (!["Choice", "Succeed", "Fail"].includes(state.Type)) form.append(this.nextField(state, names));
-    if (WITH_ERRORS.has(state.Type)) form.append(this.retriers(state), this.catchers(state, names, language));
     this.host.replaceChildren(form);
     if (this.lastProblems) this.showProblems(this.lastProblems);
   }

@@ -31,7 +31,12 @@ const saveResult = document.querySelector("[data-save-result]");
 const editorHost = root.querySelector(".definition-field");
 const editor = editorHost.editorView;
 
-const debounce = (fn, ms) => { let timer; return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); }; };
+function debounce(fn, ms) {
+  let timer;
+  const debounced = (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+  debounced.cancel = () => clearTimeout(timer);
+  return debounced;
+}
 
 async function post(url, body, method = "POST") {
   const response = await fetch(url, {
@@ -292,6 +297,7 @@ const autosave = debounce(async () => {
     const result = await post(urls.draftUrl, { definition: text });
     if (!result.ok) throw new Error(result.answer.error);
     if (text === draft.text) statusLine.textContent = `Draft saved ${new Date(result.answer.updated).toLocaleTimeString()}`;
+    discardButton.hidden = false;
     statusLine.dataset.saved = "true";
   } catch (error) {
     statusLine.textContent = `The draft could not be saved${error.message ? `: ${error.message}` : ""}. It is tried again on the next edit.`;
@@ -315,6 +321,8 @@ async function save() {
     saveResult.textContent = `Saved as revision ${result.answer.revision}.`;
     document.querySelector("[data-revision]").textContent = `revision ${result.answer.revision}`;
     statusLine.textContent = "No unsaved changes";
+    autosave.cancel();
+    discardButton.hidden = true;
     return;
   }
   saveResult.classList.add("save-refused");
@@ -408,6 +416,16 @@ search?.addEventListener("input", () => {
 document.querySelector("[data-undo]").addEventListener("click", undo);
 document.querySelector("[data-redo]").addEventListener("click", redo);
 document.querySelector("[data-save]").addEventListener("click", save);
+const discardButton = document.querySelector("[data-discard]");
+discardButton.addEventListener("click", async () => {
+  // Back to the saved revision; undo still has the draft's text.
+  const result = await post(urls.draftUrl, undefined, "DELETE").catch(() => null);
+  if (!result?.ok) { statusLine.textContent = "The draft could not be discarded (is the server reachable?)."; return; }
+  change(result.answer.definition, { source: "discard" });
+  autosave.cancel();
+  statusLine.textContent = "Draft discarded: this is the saved revision.";
+  discardButton.hidden = true;
+});
 root.querySelector("[data-delete-state]").addEventListener("click", remove);
 root.querySelector("[data-duplicate-state]").addEventListener("click", duplicate);
 root.querySelector("[data-graph-fit]").addEventListener("click", fitCanvas);
