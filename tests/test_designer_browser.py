@@ -289,3 +289,27 @@ def test_jsonata_fields_and_selecting_in_the_code_selects_on_the_graph(server, u
     page.get_by_role("tab", name="Graph").click()
     assert page.locator('[data-canvas] g.state.is-selected').get_attribute("id") == "state-Decide"
     assert page.problems == []
+
+
+def test_an_edit_on_a_100_state_machine_is_validated_and_redrawn_quickly(server, user_page):
+    page = user_page
+    names = [f"Step {n}" for n in range(100)]
+    states = {name: {"Type": "Pass", "Next": names[n + 1]} for n, name in enumerate(names[:-1])}
+    states[names[-1]] = {"Type": "Succeed"}
+    create_machine(page, server, "Hundred", {"StartAt": names[0], "States": states})
+    open_designer(page, server, "Hundred")
+    click_state(page, "Step 50")
+    rounds = []
+    for n in range(5):
+        page.evaluate("window.studio.timings.drawMs = window.studio.timings.validateMs = null")
+        page.locator("[data-inspector]").get_by_label("Comment").fill(f"edit {n}")
+        page.wait_for_function("() => window.studio.timings.drawMs !== null"
+                               " && window.studio.timings.validateMs !== null")
+        timings = page.evaluate("window.studio.timings")
+        rounds.append(max(timings["drawMs"], timings["validateMs"]))
+    rounds.sort()
+    print(f"edit round trip on 100 states (validate and redraw, after the debounce): "
+          f"median {rounds[2]:.0f} ms, worst {rounds[-1]:.0f} ms")
+    # The goal is 300 ms; the machine is shared with other test runs, hence the margin.
+    assert rounds[2] < 900
+    assert page.problems == []

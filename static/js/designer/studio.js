@@ -60,6 +60,9 @@ function read(text) {
 
 const show = (definition) => JSON.stringify(definition, null, 2) + "\n";
 
+// The last edit's round trips, after the debounce (tests/test_designer_browser.py reports them).
+const timings = { drawMs: null, validateMs: null };
+
 // -- the draft and its history ---------------------------------------------------------------------
 const draft = { text: setup.definition, definition: read(setup.definition), selected: null };
 const history = { past: [], future: [], lastKey: null, lastAt: 0 };
@@ -152,6 +155,7 @@ function fitCanvas() {
 
 const redraw = debounce(async () => {
   const text = draft.text;
+  const started = performance.now();
   let result;
   try {
     result = await post(urls.graphUrl, { definition: text });
@@ -164,6 +168,7 @@ const redraw = debounce(async () => {
   if (result.answer.readable) {
     installDrawing(result.answer.svg);
     canvasNote.hidden = true;
+    timings.drawMs = performance.now() - started; // request, drawing and installing it
   } else {
     canvasNote.textContent = `Showing the last drawing that could be made: ${result.answer.reason ?? result.answer.error}`;
     canvasNote.hidden = false;
@@ -276,6 +281,7 @@ function cursorToState(name) {
 // -- validation, autosave, save --------------------------------------------------------------------
 const validate = debounce(async () => {
   const text = draft.text;
+  const started = performance.now();
   let result;
   try {
     result = await post(urls.validateUrl, { definition: text, type: setup.type });
@@ -288,6 +294,7 @@ const validate = debounce(async () => {
   const errors = diagnostics.filter((d) => d.severity === "ERROR").length;
   problemsLine.dataset.state = errors ? "error" : "ok";
   problemsLine.textContent = errors ? `${errors} problem${errors === 1 ? "" : "s"}: ${diagnostics[0].message}` : "Valid";
+  timings.validateMs = performance.now() - started;
 }, VALIDATE_DELAY_MS);
 
 const autosave = debounce(async () => {
@@ -489,4 +496,4 @@ inspector.render(draft.definition, null);
 updateHistoryButtons();
 validate();
 root.dataset.ready = "true";
-window.studio = { draft, history, select, undo, redo, change }; // for tests
+window.studio = { draft, history, select, undo, redo, change, timings }; // for tests
