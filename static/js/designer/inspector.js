@@ -178,6 +178,7 @@ export class Inspector {
     if (kind === "json") {
       const area = h("textarea", { name: key, rows: "3", spellcheck: "false", class: "inspector-json" });
       area.value = value === undefined ? "" : JSON.stringify(value, null, 2);
+      area.rows = Math.min(10, Math.max(3, area.value.split("\n").length));
       area.addEventListener("input", () => {
         if (!area.value.trim()) { area.removeAttribute("aria-invalid"); this.set(key, undefined); return; }
         try {
