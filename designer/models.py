@@ -538,6 +538,24 @@ class ExecutionOrigin(models.Model):
         return self.alias_arn or self.version_arn
 
 
+class Draft(models.Model):
+    """A machine's definition as one user is editing it in the designer, saved as they type: a reload,
+    a closed tab or a second browser finds it. Any text is kept, an invalid one too (AWS Workflow
+    Studio loses work it cannot validate); Save turns it into a revision."""
+
+    machine = models.ForeignKey(StateMachine, on_delete=models.CASCADE, related_name="drafts")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="drafts")
+    definition = models.TextField()
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["machine", "user"],
+                                               name="one_draft_per_machine_and_user")]
+
+    def __str__(self):
+        return f"{self.machine.name} draft of {self.user}"
+
+
 # Human approvals (designer/approval_models.py), task tokens and activities (designer/task_models.py)
 # live in modules of their own; imported here so that Django registers them with this app, and
 # re-exported (they refer to Execution, above).

@@ -15,6 +15,7 @@ from designer import (
     keys,
     machine_pages,
     pages,
+    studio_views,
 )
 from designer.login_throttle import LoginForm
 
@@ -39,6 +40,11 @@ urlpatterns = [
     path("machines/<str:name>/", editor_views.with_code_editor_csp(pages.machine_detail), name="machine"),
     path("machines/<str:name>/start/", editor_views.with_code_editor_csp(pages.start_execution),
          name="machine-start"),
+    # The designer: palette, canvas, inspector and code over a draft (designer/studio_views.py).
+    path("machines/<str:name>/design/", studio_views.design, name="machine-design"),
+    path("machines/<str:name>/design/graph/", studio_views.draw, name="machine-design-graph"),
+    path("machines/<str:name>/design/draft/", studio_views.draft, name="machine-design-draft"),
+    path("machines/<str:name>/design/save/", studio_views.save, name="machine-design-save"),
     path("machines/<str:name>/delete/", machine_pages.delete_machine, name="machine-delete"),
     path("machines/<str:name>/definition.json", pages.machine_definition, name="machine-definition"),
     # The executions lists and their status poll (designer/execution_views.py).
