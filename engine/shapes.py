@@ -170,6 +170,8 @@ def credentials(walk: Walk, value: Any, path: str) -> Iterator[Problem]:
 _ARN = re.compile(r"arn:[^:]+:[^:]+:[^:]*:[^:]*:.+")
 # Integration patterns that wait: an Express execution cannot (it runs for 5 minutes at most).
 _EXPRESS_UNSUPPORTED = re.compile(r"(\.waitForTaskToken|\.sync)(?::\d+)?$")
+# Nor can it schedule activity tasks (the developer guide: Express workflows do not support activities).
+_ACTIVITY = re.compile(r"arn:[^:]+:states:[^:]*:[^:]*:activity:.+")
 
 
 def resource(walk: Walk, value: Any, path: str) -> Iterator[Problem]:
@@ -183,6 +185,9 @@ def resource(walk: Walk, value: Any, path: str) -> Iterator[Problem]:
             # AWS's message has the space before " at".
             message = f"Express state machine does not support '{pattern[1]}' service integration "
             yield schema_problem(path, message)
+        elif _ACTIVITY.fullmatch(value):
+            # AWS's wording for this case is not recorded anywhere we could find; ours, in its style.
+            yield schema_problem(path, "Express state machine does not support activities ")
 
 
 def task_resource(walk: Walk, value: Any, path: str) -> Iterator[Problem]:

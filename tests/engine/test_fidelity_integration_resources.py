@@ -134,3 +134,14 @@ def test_one_table_says_what_runs_and_what_the_palette_offers():
     assert "arn:aws:states:::states:startExecution.sync:2" in entries
     assert "arn:aws:states:::lambda:invoke.sync" not in entries
     assert all(integration(resource).recognized for resource in entries)
+
+
+def test_an_express_machine_refuses_an_activity_task_at_its_resource():
+    from engine import iter_problems
+
+    definition = {"StartAt": "A", "States": {"A": {
+        "Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:activity:review", "End": True}}}
+    express = [(problem.path, problem.message) for problem in iter_problems(definition,
+                                                                           state_machine_type="EXPRESS")]
+    assert express == [("/States/A/Resource", "Express state machine does not support activities ")]
+    assert list(iter_problems(definition, state_machine_type="STANDARD")) == []
