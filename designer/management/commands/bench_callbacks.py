@@ -57,14 +57,17 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=8, help="boto3 threads answering callbacks")
         parser.add_argument("--polls", type=int, default=100, help="open GetActivityTask polls")
         parser.add_argument("--activity-tasks", type=int, default=300)
+        parser.add_argument("--activity-rate", type=float, default=0.0,
+                            help="activity executions started per second (0: all at once, a burst)")
         parser.add_argument("--json", dest="as_json", action="store_true", help="print the results as JSON")
         parser.add_argument("--measure", action="store_true", help=_hidden())
 
-    def handle(self, *args, callbacks, threads, polls, activity_tasks, as_json, measure, **options):
+    def handle(self, *args, callbacks, threads, polls, activity_tasks, activity_rate, as_json, measure,
+               **options):
         if measure:
-            print(json.dumps(_measure(callbacks, threads, polls, activity_tasks)))
+            print(json.dumps(_measure(callbacks, threads, polls, activity_tasks, activity_rate)))
             return
-        rows = _in_fresh_database(callbacks, threads, polls, activity_tasks)
+        rows = _in_fresh_database(callbacks, threads, polls, activity_tasks, activity_rate)
         if as_json:
             self.stdout.write(json.dumps(rows, indent=2))
             return
@@ -79,7 +82,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"{row['measure']}: {row['note']}")
 
 
-def _in_fresh_database(callbacks: int, threads: int, polls: int, activity_tasks: int) -> list[dict]:
+def _in_fresh_database(callbacks: int, threads: int, polls: int, activity_tasks: int,
+                       activity_rate: float) -> list[dict]:
     manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
     env = {**os.environ, "DEBUG": "false", "LOG_LEVEL": "WARNING"}
     env.pop("REDIS_URL", None)
@@ -88,12 +92,14 @@ def _in_fresh_database(callbacks: int, threads: int, polls: int, activity_tasks:
         subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True)
         out = subprocess.run(
             [*manage, "bench_callbacks", "--measure", "--callbacks", str(callbacks),
-             "--threads", str(threads), "--polls", str(polls), "--activity-tasks", str(activity_tasks)],
+             "--threads", str(threads), "--polls", str(polls), "--activity-tasks", str(activity_tasks),
+             "--activity-rate", str(activity_rate)],
             env=env, check=True, capture_output=True, text=True)
         return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _measure(callbacks: int, threads: int, polls: int, activity_tasks: int) -> list[dict]:
+def _measure(callbacks: int, threads: int, polls: int, activity_tasks: int,
+             activity_rate: float) -> list[dict]:
     """In the fresh database: a daphne and a db_worker as `make run` starts them, an access key, the load."""
     from django.contrib.auth import get_user_model
 
@@ -115,7 +121,7 @@ def _measure(callbacks: int, threads: int, polls: int, activity_tasks: int) -> l
 
         _client(endpoint, key.access_key_id, secret).list_state_machines()  # warm the server, not timed
         rows = _callbacks(endpoint, key.access_key_id, secret, callbacks, threads)
-        rows += _activities(endpoint, key.access_key_id, secret, polls, activity_tasks)
+        rows += _activities(endpoint, key.access_key_id, secret, polls, activity_tasks, activity_rate)
         return rows
     finally:
         for process in processes:
@@ -192,7 +198,7 @@ def _callbacks(endpoint: str, key_id: str, secret: str, count: int, threads: int
     ]
 
 
-def _activities(endpoint: str, key_id: str, secret: str, polls: int, count: int) -> list[dict]:
+def _activities(endpoint: str, key_id: str, secret: str, polls: int, count: int, rate: float) -> list[dict]:
     from designer import runtime
     from designer.models import Execution, ExecutionStatus, HistoryEvent
 
@@ -232,6 +238,8 @@ def _activities(endpoint: str, key_id: str, secret: str, polls: int, count: int)
     time.sleep(2.0)  # every poll has reached the server and waits there
     begin = time.time()
     for index in range(count):
+        if rate:
+            time.sleep(max(0.0, begin + index / rate - time.time()))
         runtime.start_execution(machine, json.dumps({"name": f"act-{index}"}), name=f"act-{index}")
     executions = Execution.objects.filter(machine=machine)
     _wait_until(lambda: not executions.filter(status=ExecutionStatus.RUNNING).exists(), 300,
@@ -242,7 +250,8 @@ def _activities(endpoint: str, key_id: str, secret: str, polls: int, count: int)
     latencies = [received[name] - stamp for name, stamp in scheduled.items() if name in received]
     succeeded = executions.filter(status=ExecutionStatus.SUCCEEDED).count()
     return [_row("activity: scheduled to poller", latencies, errors[0], finished - begin,
-                 note=f"{polls} open polls; {succeeded} of {count} executions SUCCEEDED; {handed[0]} tasks "
+                 note=f"{polls} open polls, {f'{rate:g} starts/s' if rate else 'all started at once'}; "
+                      f"{succeeded} of {count} executions SUCCEEDED; {handed[0]} tasks "
                       f"handed out; per s = activity tasks completed, first start to last end "
                       f"({finished - begin:.2f} s)")]
 
