@@ -58,3 +58,5 @@ bench: install
 	$(PY) manage.py bench_api
 	@echo "Live view (an event's commit to a WebSocket client, embedded and with Redis if it runs):"
 	$(PY) manage.py bench_live
+	@echo "Callbacks and activities (boto3 threads answering tokens, 100 open polls, daphne and a db_worker on SQLite):"
+	$(PY) manage.py bench_callbacks

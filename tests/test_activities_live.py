@@ -107,13 +107,74 @@ def test_the_shipped_worker_runs_40_tasks_each_handed_out_once(api, sfn, tmp_pat
                                  "AND status = 'SUCCEEDED' AND started_at IS NOT NULL") == 40
 
 
+def test_a_worker_killed_mid_task_times_out_on_its_heartbeat_and_retry_hands_the_task_to_another(
+        api, sfn, tmp_path):
+    activity_arn = sfn.create_activity(name="fragile")["activityArn"]
+    machine_arn = activity_machine(
+        sfn, "uses-fragile", "fragile", HeartbeatSeconds=2, TimeoutSeconds=120,
+        Retry=[{"ErrorEquals": ["States.HeartbeatTimeout"], "IntervalSeconds": 1, "MaxAttempts": 1}])
+    # The work takes longer than the test: the worker is killed while it runs, heartbeating until then.
+    execution_arn = sfn.start_execution(stateMachineArn=machine_arn, input='{"sleep": 300}')["executionArn"]
+    log = tmp_path / "doomed.log"
+    with open(log, "wb") as out:
+        doomed = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "activity_worker.py"), activity_arn,
+             "--endpoint-url", api.url, "--threads", "1", "--heartbeat", "0.5", "--name", "doomed"],
+            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            env={**os.environ, "AWS_ACCESS_KEY_ID": api.key_id, "AWS_SECRET_ACCESS_KEY": api.secret,
+                 "AWS_DEFAULT_REGION": "us-east-1"})
+    try:
+        deadline = time.monotonic() + 30
+        while not [event for event in sfn.get_execution_history(executionArn=execution_arn)["events"]
+                   if event["type"] == "ActivityStarted"]:
+            assert time.monotonic() < deadline, "the worker never took the task\n" + log.read_text()
+            time.sleep(0.1)
+        time.sleep(2.5)  # its heartbeats keep the task alive past HeartbeatSeconds while it lives
+        assert sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING"
+    finally:
+        doomed.send_signal(signal.SIGKILL)  # dies mid-task: no answer, no more heartbeats
+        doomed.wait(10)
+
+    # Another poller, started after the death, gets the retried task and completes it.
+    rescuer = poller(api)
+    deadline = time.monotonic() + 30
+    while True:
+        task = rescuer.get_activity_task(activityArn=activity_arn, workerName="rescuer")
+        if task.get("taskToken"):
+            break
+        assert time.monotonic() < deadline, "the retry never reached another poller"
+    assert json.loads(task["input"]) == {"sleep": 300}
+    sfn.send_task_success(taskToken=task["taskToken"], output='{"rescued": true}')
+    described = all_finished(sfn, [execution_arn], timeout=20)[execution_arn]
+    assert described["status"] == "SUCCEEDED" and json.loads(described["output"]) == {"rescued": True}
+
+    events = sfn.get_execution_history(executionArn=execution_arn)["events"]
+    kinds = [event["type"] for event in events if event["type"].startswith("Activity")]
+    assert kinds == ["ActivityScheduled", "ActivityStarted", "ActivityTimedOut",
+                     "ActivityScheduled", "ActivityStarted", "ActivitySucceeded"]
+    timed_out = next(event for event in events if event["type"] == "ActivityTimedOut")
+    assert timed_out["activityTimedOutEventDetails"]["error"] == "States.HeartbeatTimeout"
+    workers = [event["activityStartedEventDetails"]["workerName"] for event in events
+               if event["type"] == "ActivityStarted"]
+    assert workers == ["doomed-0", "rescuer"]  # each attempt handed out once
+    tokens = api.deployment.sql(
+        "SELECT t.token, t.status FROM designer_tasktoken t "
+        "JOIN designer_execution e ON e.id = t.execution_id "
+        "WHERE e.arn = ? ORDER BY t.id", (execution_arn,))
+    assert [status for _, status in tokens] == ["TIMED_OUT", "SUCCEEDED"]
+    # A late answer on the dead worker's token (a restarted worker finishing its work) is refused.
+    with pytest.raises(sfn.exceptions.TaskTimedOut):
+        sfn.send_task_success(taskToken=tokens[0][0], output="{}")
+
+
 def _timed(call) -> float:
     started = time.monotonic()
     call()
     return time.monotonic() - started
 
 
-def test_50_open_polls_leave_pages_and_api_calls_answering(api, sfn):
+def test_100_open_polls_leave_pages_and_api_calls_answering(api, sfn):
+    # AWS advises keeping at least 100 polls open per activity ARN: one daphne holds them all.
     activity_arn = sfn.create_activity(name="idle")["activityArn"]
     machine_arn = activity_machine(sfn, "uses-idle", "idle")
     results: list[dict] = []
@@ -126,7 +187,7 @@ def test_50_open_polls_leave_pages_and_api_calls_answering(api, sfn):
         with lock:
             results.append({"answer": answer, "seconds": time.monotonic() - started})
 
-    threads = [threading.Thread(target=poll) for _ in range(50)]
+    threads = [threading.Thread(target=poll) for _ in range(100)]
     opened = time.monotonic()
     for thread in threads:
         thread.start()
@@ -144,7 +205,7 @@ def test_50_open_polls_leave_pages_and_api_calls_answering(api, sfn):
     for thread in threads:
         thread.join(POLL_SECONDS + 10)
     elapsed = time.monotonic() - opened
-    assert len(results) == 50 and elapsed < POLL_SECONDS + 8
+    assert len(results) == 100 and elapsed < POLL_SECONDS + 8
     handed = [result for result in results if result["answer"].get("taskToken")]
     assert len(handed) == 1
     assert json.loads(handed[0]["answer"]["input"]) == {"x": 1}
