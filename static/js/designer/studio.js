@@ -10,6 +10,8 @@ import "../editor.js"; // enhances the Code tab's textarea
 import { enhanceGraph } from "../graph.js";
 import { h } from "./dom.js";
 import { Inspector } from "./inspector.js";
+import { exportButtons } from "./export.js";
+import { testPanel } from "./teststate.js";
 import {
   deleteState, duplicateState, findState, insertAfter, insertOnEdge, readEdgeId, renameState,
 } from "./model.js";
@@ -481,6 +483,7 @@ for (const tab of tabs) tab.addEventListener("click", () => showTab(tab));
 const inspector = new Inspector(root.querySelector("[data-inspector]"), {
   operators: setup.operators,
   onChange: (definition, key, structural) => edit(definition, { source: structural ? "inspector-structure" : "inspector", coalesce: key }),
+  extra: (name) => testPanel(name, { url: urls.testUrl, post, definitionText: () => draft.text }),
   onSelect: (name) => { if (name) { select(name, { moveCursor: true }); markSelected(); } },
   onRename: (from, to) => {
     const [definition, problem] = renameState(draft.definition, from, to);
@@ -491,6 +494,7 @@ const inspector = new Inspector(root.querySelector("[data-inspector]"), {
 
 if (canvas.querySelector("svg.graph-svg")) enhanceCanvas(canvas.querySelector(".graph-view"));
 if (setup.draftSaved) statusLine.textContent = `Your draft from ${new Date(setup.draftSaved).toLocaleString()} (not saved as a revision yet)`;
+exportButtons(document.querySelector("[data-export]"), { definitionText: () => draft.text, canvas });
 showInCode(draft.text);
 inspector.render(draft.definition, null);
 updateHistoryButtons();
