@@ -131,8 +131,8 @@ def compare(request, name):
     old, new = by_number[old_number], by_number[new_number]
     old_definition, new_definition = _read(old.definition), _read(new.definition)
     changes = compare_states(old_definition, new_definition)
-    old_marks = {n: "removed" for n in changes["removed"]} | {n: "changed" for n in changes["changed"]}
-    new_marks = {n: "added" for n in changes["added"]} | {n: "changed" for n in changes["changed"]}
+    old_marks = dict.fromkeys(changes["removed"], "removed") | dict.fromkeys(changes["changed"], "changed")
+    new_marks = dict.fromkeys(changes["added"], "added") | dict.fromkeys(changes["changed"], "changed")
     old_svg, new_svg = graph.definition_svg(old.definition), graph.definition_svg(new.definition)
     diff = line_diff(pretty(old_definition) if old_definition is not None else old.definition.splitlines(),
                      pretty(new_definition) if new_definition is not None else new.definition.splitlines())

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.django_db
 TASK = {"StartAt": "Call", "States": {
     "Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
              "Parameters": {"FunctionName": "greet", "Payload.$": "$.who"},
-             "ResultSelector": {"greeting.$": "$.Payload"}, "ResultPath": "$.result", "OutputPath": "$.result",
+             "ResultSelector": {"greeting.$": "$.Payload"},
+             "ResultPath": "$.result", "OutputPath": "$.result",
              "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Oops"}], "Next": "Done"},
     "Done": {"Type": "Succeed"}, "Oops": {"Type": "Fail", "Error": "Oops"}}}
 NESTED = {"StartAt": "Fan", "States": {
@@ -109,7 +110,8 @@ def test_export_json_yaml_and_svg_of_the_saved_definition(client, machine):
     assert as_svg["Content-Type"] == "image/svg+xml; charset=utf-8"
     assert as_svg["Content-Disposition"] == 'attachment; filename="Tools-r1.svg"'
     svg = as_svg.content.decode()
-    assert svg.startswith("<svg") and 'id="state&#45;Call"' in svg and 'xmlns="http://www.w3.org/2000/svg"' in svg
+    assert svg.startswith("<svg") and 'xmlns="http://www.w3.org/2000/svg"' in svg
+    assert 'id="state&#45;Call"' in svg
     assert client.get("/machines/Tools/export/pdf/").status_code == 404
 
 
