@@ -74,12 +74,13 @@ _GROUP = re.compile(r'<g id="([^"]*)" class="([^"]*)"')
 
 def with_marks(svg: str, marks: dict[str, str]) -> str:
     """The drawing with `state-diff-<kind>` on each marked state's node and cluster (`kind`: added,
-    removed or changed), found by the stable ids graph.py gives them."""
+    removed or changed) and `state-diff-same` on the others (dimmed, so that a Succeed's own green is
+    not read as "added"), found by the stable ids graph.py gives them."""
     def mark(match: re.Match) -> str:
         element_id, classes = unescape(match.group(1)), unescape(match.group(2)).split()
         for prefix, kind in (("state-", "state"), ("group-", "state-group")):
-            if element_id.startswith(prefix) and kind in classes and element_id[len(prefix):] in marks:
-                return f'{match.group(0)[:-1]} state-diff-{marks[element_id[len(prefix):]]}"'
+            if element_id.startswith(prefix) and kind in classes:
+                return f'{match.group(0)[:-1]} state-diff-{marks.get(element_id[len(prefix):], "same")}"'
         return match.group(0)
 
     return _GROUP.sub(mark, svg)

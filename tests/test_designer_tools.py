@@ -156,7 +156,8 @@ def test_marks_go_on_the_states_nodes_and_clusters_by_their_ids():
     svg = with_marks(definition_svg(NESTED), {"Left": "changed", "Fan": "added"})
     assert '<g id="state&#45;Left" class="node state state&#45;type&#45;pass state-diff-changed"' in svg
     assert 'state-diff-added' in svg.split('id="group&#45;Fan"')[1].split(">")[0]
-    assert svg.count("state-diff-") == 3  # Left; Fan's node and its cluster
+    assert svg.count("state-diff-changed") + svg.count("state-diff-added") == 3  # Left; Fan and its cluster
+    assert '<g id="state&#45;Right" class="node state state&#45;type&#45;pass state-diff-same"' in svg
 
 
 def test_line_diff_rows_side_by_side():
