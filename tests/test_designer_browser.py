@@ -338,6 +338,9 @@ def test_test_this_state_shows_every_stage_the_next_state_and_a_caught_error(ser
     outcome = panel.locator(".test-outcome")
     outcome.wait_for()
     assert outcome.inner_text() == "SUCCEEDED · next: Done"
+    # No error line for a success (and no stray text where it would be).
+    assert panel.locator("[data-test-answer]").evaluate(
+        "a => [...a.childNodes].map(n => n.nodeName)") == ["P", "OL"]
     stages = panel.locator(".test-stages li")
     assert [stage.get_attribute("data-stage") for stage in stages.all()] == [
         "input", "afterInputPath", "afterParameters", "result", "afterResultSelector", "afterResultPath",

@@ -36,6 +36,7 @@ export function testPanel(name, { url, post, definitionText }) {
   const saved = remembered.get(name) ?? { input: "{}", variables: "", mock: "none", mockResult: "", error: "", cause: "", level: "DEBUG" };
   const area = (field, label, rows = 3) => {
     const element = h("textarea", { name: `test-${field}`, rows: String(rows), spellcheck: "false", "aria-label": label,
+                                    class: "inspector-json",
                                     oninput: () => { saved[field] = element.value; remembered.set(name, saved); } });
     element.value = saved[field];
     return element;
@@ -49,8 +50,8 @@ export function testPanel(name, { url, post, definitionText }) {
                                  oninput: (event) => { saved.error = event.target.value; remembered.set(name, saved); } });
   const cause = h("input", { name: "test-cause", "aria-label": "Mock cause", placeholder: "Cause", value: saved.cause,
                              oninput: (event) => { saved.cause = event.target.value; remembered.set(name, saved); } });
-  const mockRows = { result: h("div", { class: "mock-result" }, mockResult),
-                     error: h("div", { class: "test-row mock-error" }, errorName, cause) };
+  const mockRows = { result: h("div", { class: "inspector-field mock-result" }, mockResult),
+                     error: h("div", { class: "inspector-field test-row mock-error" }, errorName, cause) };
   const mockKind = h("select", { name: "test-mock", "aria-label": "Mock", onchange: () => {
     saved.mock = mockKind.value; remembered.set(name, saved); showMock();
   } }, [["none", "No mock (run it)"], ["result", "Mock a result"], ["error", "Mock an error"]]
@@ -98,9 +99,9 @@ export function testPanel(name, { url, post, definitionText }) {
 
 function showAnswer(host, answer, ok) {
   if (!ok) {
-    host.replaceChildren(h("p", { class: "test-outcome", dataset: { status: "error" } },
+    host.replaceChildren(...[h("p", { class: "test-outcome", dataset: { status: "error" } },
       `${answer.error ?? "Error"}: ${answer.message ?? "the test could not run."}`),
-      answer.problems?.length ? h("ul", { class: "inspector-problems" }, answer.problems.map((p) => h("li", {}, p))) : null);
+      answer.problems?.length ? h("ul", { class: "inspector-problems" }, answer.problems.map((p) => h("li", {}, p))) : null].filter(Boolean));
     return;
   }
   const stages = answer.inspectionData ?? {};
@@ -113,8 +114,8 @@ function showAnswer(host, answer, ok) {
   const outcome = [answer.status];
   if (answer.nextState) outcome.push(`next: ${answer.nextState}`);
   else if (answer.status === "SUCCEEDED") outcome.push("the end");
-  host.replaceChildren(
+  host.replaceChildren(...[
     h("p", { class: "test-outcome", dataset: { status: answer.status } }, outcome.join(" · ")),
     answer.error ? h("p", { class: "test-error" }, h("strong", {}, answer.error), answer.cause ? `: ${answer.cause}` : "") : null,
-    h("ol", { class: "test-stages" }, rows));
+    h("ol", { class: "test-stages" }, rows)].filter(Boolean));
 }
