@@ -427,6 +427,7 @@ def test_compare_two_revisions_and_export_from_the_designer(server, user_page, t
     assert new.locator("g.state-diff-added > path").evaluate("p => getComputedStyle(p).stroke") \
         == "rgb(21, 128, 61)"
     diff = page.locator("[data-diff]")
-    assert diff.locator("tr.diff-replace, tr.diff-insert").filter(has_text='"TimeoutSeconds": 30').count() == 1
+    changed_rows = diff.locator("tr.diff-replace, tr.diff-insert")
+    assert changed_rows.filter(has_text='"TimeoutSeconds": 30').count() == 1
     page.screenshot(path=SCREENSHOTS / "designer-compare-1280.png", full_page=True)
     assert page.problems == []
