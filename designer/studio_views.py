@@ -5,13 +5,23 @@ The browser (static/js/designer/) edits a draft; these views draw it, keep it an
   - POST design/graph/   {"definition"} → {"svg"} or {"readable": false, "reason"}: the canvas
   - GET/POST design/draft/  the user's draft (any text, an invalid one too), saved as they type
   - POST design/save/    a new revision through the runtime, or 400 with the validator's problems
+  - POST design/test/    Test this state: the API's TestState on the draft
+  - GET/POST design/export/<json|yaml|svg>/  a download of the saved definition or the posted draft
 Validation as you type is /editor/validate/ (designer/editor_views.py), the code editor's.
 """
 
 import json
+import re
 
+import yaml
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import (
+    Http404,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseNotAllowed,
+    JsonResponse,
+)
 from django.shortcuts import get_object_or_404, render
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
@@ -19,7 +29,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from designer import graph, runtime
 from designer.editor_views import MAX_BODY_BYTES, MAX_DEFINITION_CHARS, with_code_editor_csp
 from designer.models import Draft, StateMachine
-from engine import DATA_TEST_OPERATORS, palette
+from designer.runtime.errors import StepwiseError
+from designer.teststate import test_state
+from engine import DATA_TEST_OPERATORS, jsontext, palette
 
 CALLBACK = ".waitForTaskToken"
 SYNC2 = ".sync:2"
@@ -170,3 +182,72 @@ def save(request, name):
         return JsonResponse({"saved": False, "message": error.message, "problems": problems}, status=400)
     Draft.objects.filter(machine=machine, user=request.user).delete()
     return JsonResponse({"saved": True, "revision": machine.revision})
+
+
+# -- Test this state -------------------------------------------------------------------------------
+TEST_FIELDS = ("stateName", "input", "variables", "mock", "inspectionLevel", "context")
+
+
+@require_POST
+def test_one_state(request, name):
+    """Test this state: the API's TestState (designer/teststate.py) on the draft, as JSON. The answer is
+    the API's (status, output, nextState, error, cause, inspectionData); a request it refuses comes back
+    with 400 and its AWS error code and message, so the inspector shows it like a result."""
+    get_object_or_404(StateMachine, name=name)
+    body = _body(request)
+    if isinstance(body, JsonResponse):
+        return body
+    test = {key: body[key] for key in TEST_FIELDS if body.get(key) not in (None, "")}
+    test["definition"] = body["definition"]
+    test.setdefault("inspectionLevel", "DEBUG")
+    try:
+        answer = test_state(test)
+    except StepwiseError as error:
+        problems = [getattr(p, "message", str(p)) for p in getattr(error, "problems", ())]
+        return JsonResponse({"error": error.code, "message": error.message, "problems": problems}, status=400)
+    except (KeyError, TypeError, AttributeError) as error:  # a mock or configuration of the wrong shape
+        return JsonResponse({"error": "ValidationException", "message": f"Malformed request: {error}"},
+                            status=400)
+    return JsonResponse(answer)
+
+
+# -- Export ----------------------------------------------------------------------------------------
+EXPORT_TYPES = {"json": "application/json", "yaml": "application/yaml", "svg": "image/svg+xml"}
+
+
+def export(request, name, kind):
+    """The ASL as JSON or YAML, or the graph as SVG, as a download. GET exports the saved definition
+    (or ?revision=N); the designer POSTs its draft's text (a form field) to export what it shows."""
+    machine = get_object_or_404(StateMachine, name=name)
+    if kind not in EXPORT_TYPES:
+        raise Http404("No such export format.")
+    if request.method == "POST":
+        text = request.POST.get("definition", "")
+        if len(text) > MAX_DEFINITION_CHARS:
+            return HttpResponseBadRequest("The definition is too long.")
+        suffix = "-draft"
+    elif request.method == "GET":
+        number = request.GET.get("revision")
+        revision = (get_object_or_404(machine.revisions, number=number) if number and number.isdigit()
+                    else machine.current_revision())
+        text, suffix = revision.definition, f"-r{revision.number}"
+    else:
+        return HttpResponseNotAllowed(["GET", "POST"])
+    try:
+        definition = jsontext.loads(text)
+    except jsontext.JsonTextError as error:
+        return HttpResponseBadRequest(f"The definition is not valid JSON, so it cannot be exported: {error}",
+                                      content_type="text/plain")
+    if kind == "json":
+        content = json.dumps(definition, indent=2, ensure_ascii=False) + "\n"
+    elif kind == "yaml":
+        # safe_dump quotes what YAML 1.1 readers would turn into booleans (no, on, yes).
+        content = yaml.safe_dump(definition, sort_keys=False, allow_unicode=True, width=1_000_000)
+    else:
+        content = graph.definition_svg(definition)
+        if content is None:
+            return HttpResponse("Graphviz is not installed.", status=503, content_type="text/plain")
+    response = HttpResponse(content, content_type=f"{EXPORT_TYPES[kind]}; charset=utf-8")
+    filename = re.sub(r"[^A-Za-z0-9_.-]", "_", machine.name) + suffix
+    response["Content-Disposition"] = f'attachment; filename="{filename}.{kind}"'
+    return response

@@ -9,6 +9,7 @@ from designer import (
     activity_pages,
     api,
     approval_views,
+    compare_views,
     editor_views,
     execution_views,
     inbox_views,
@@ -45,6 +46,10 @@ urlpatterns = [
     path("machines/<str:name>/design/graph/", studio_views.draw, name="machine-design-graph"),
     path("machines/<str:name>/design/draft/", studio_views.draft, name="machine-design-draft"),
     path("machines/<str:name>/design/save/", studio_views.save, name="machine-design-save"),
+    path("machines/<str:name>/design/test/", studio_views.test_one_state, name="machine-design-test"),
+    path("machines/<str:name>/export/<str:kind>/", studio_views.export, name="machine-export"),
+    # Two revisions side by side: graphs with the differences marked, and the JSON diff.
+    path("machines/<str:name>/compare/", compare_views.compare, name="machine-compare"),
     path("machines/<str:name>/delete/", machine_pages.delete_machine, name="machine-delete"),
     path("machines/<str:name>/definition.json", pages.machine_definition, name="machine-definition"),
     # The executions lists and their status poll (designer/execution_views.py).

@@ -173,6 +173,7 @@ def test_build_with_palette_canvas_and_inspector_then_undo_reload_code_and_save(
     assert draft(page) == built
 
     # Save: a new revision.
+    page.locator("[data-problems]", has_text="Valid").wait_for()
     page.get_by_role("button", name="Save").click()
     page.locator("[data-save-result]", has_text="Saved as revision 2").wait_for()
     saved = page.request.get(f"{server.url}/machines/Studio/definition.json").json()
@@ -312,4 +313,121 @@ def test_an_edit_on_a_100_state_machine_is_validated_and_redrawn_quickly(server,
           f"median {rounds[2]:.0f} ms, worst {rounds[-1]:.0f} ms")
     # The goal is 300 ms; the machine is shared with other test runs, hence the margin.
     assert rounds[2] < 900
+    assert page.problems == []
+
+
+TESTED = {"StartAt": "Call", "States": {
+    "Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+             "Parameters": {"FunctionName": "greet", "Payload.$": "$.who"},
+             "ResultSelector": {"greeting.$": "$.Payload"}, "ResultPath": "$.result",
+             "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Oops"}], "Next": "Done"},
+    "Done": {"Type": "Succeed"}, "Oops": {"Type": "Fail", "Error": "Oops"}}}
+
+
+def test_test_this_state_shows_every_stage_the_next_state_and_a_caught_error(server, user_page):
+    page = user_page
+    create_machine(page, server, "Tested", TESTED)
+    open_designer(page, server, "Tested")
+    click_state(page, "Call")
+    panel = page.locator("[data-inspector] [data-test-state]")
+    panel.locator("summary").click()
+    panel.get_by_label("Test input").fill('{"who": "Ada"}')
+    panel.get_by_label("Mock", exact=True).select_option("result")
+    panel.get_by_label("Mock result").fill('{"Payload": "Hello Ada"}')
+    panel.get_by_role("button", name="Test this state").click()
+    outcome = panel.locator(".test-outcome")
+    outcome.wait_for()
+    assert outcome.inner_text() == "SUCCEEDED · next: Done"
+    # No error line for a success (and no stray text where it would be).
+    assert panel.locator("[data-test-answer]").evaluate(
+        "a => [...a.childNodes].map(n => n.nodeName)") == ["P", "OL"]
+    stages = panel.locator(".test-stages li")
+    assert [stage.get_attribute("data-stage") for stage in stages.all()] == [
+        "input", "afterInputPath", "afterParameters", "result", "afterResultSelector", "afterResultPath",
+        "output"]
+    parameters = json.loads(panel.locator('[data-stage="afterParameters"] pre').inner_text())
+    assert parameters == {"FunctionName": "greet", "Payload": "Ada"}
+    output = json.loads(panel.locator('[data-stage="output"] pre').inner_text())
+    assert output == {"who": "Ada", "result": {"greeting": "Hello Ada"}}
+    page.set_viewport_size({"width": 1280, "height": 2000})  # the inspector grows with the window
+    shoot(page, "designer-test-state-1280", ".studio-inspector")
+
+    # An edit elsewhere redraws the inspector: the panel keeps what was typed and stays open.
+    page.locator("[data-inspector]").get_by_label("Comment").fill("greets")
+    assert panel.get_by_label("Test input").input_value() == '{"who": "Ada"}'
+    # A mocked error goes to the catcher; the draft as it is now is what runs (no save needed).
+    panel.get_by_label("Mock", exact=True).select_option("error")
+    panel.get_by_label("Mock error").fill("Boom")
+    panel.get_by_label("Mock cause").fill("it broke")
+    panel.get_by_role("button", name="Test this state").click()
+    panel.locator(".test-outcome", has_text="CAUGHT_ERROR").wait_for()
+    assert outcome.inner_text() == "CAUGHT_ERROR · next: Oops"
+    assert panel.locator(".test-error").inner_text() == "Boom: it broke"
+    # Input that is not JSON is refused before it is sent.
+    panel.get_by_label("Test input").fill("{who")
+    panel.get_by_role("button", name="Test this state").click()
+    panel.locator(".test-outcome", has_text="not valid JSON").wait_for()
+    assert panel.get_by_label("Test input").get_attribute("aria-invalid") == "true"
+    shoot(page, "designer-test-state-error-1280", ".studio-inspector")
+    assert page.problems == []
+
+
+def test_compare_two_revisions_and_export_from_the_designer(server, user_page, tmp_path):
+    page = user_page
+    create_machine(page, server, "Compared", TESTED)
+    open_designer(page, server, "Compared")
+    # Revision 2: Oops removed (its catcher with it), a Wait added, the Task's timeout changed.
+    click_state(page, "Call")
+    page.locator("[data-inspector]").get_by_role("button", name="Remove catcher 1").click()
+    click_state(page, "Oops")
+    page.get_by_role("button", name="Delete state").click()
+    click_state(page, "Call")
+    page.get_by_role("button", name="Wait", exact=True).click()
+    page.locator('[data-canvas] g.state[id="state-Wait"]').wait_for()
+    click_state(page, "Call")
+    page.locator("[data-inspector]").get_by_label("TimeoutSeconds").fill("30")
+    page.locator("[data-problems]", has_text="Valid").wait_for()
+    page.get_by_role("button", name="Save").click()
+    page.locator("[data-save-result]", has_text="Saved as revision 2").wait_for()
+
+    # Exports of the draft: JSON and YAML from the server, PNG drawn in the page.
+    page.locator("[data-export] summary").click()
+    with page.expect_download() as got:
+        page.get_by_role("button", name="ASL as JSON").click()
+    exported = json.loads(Path(got.value.path()).read_text())
+    assert exported == draft(page) and exported["States"]["Call"]["TimeoutSeconds"] == 30
+    with page.expect_download() as got:
+        page.get_by_role("button", name="ASL as YAML").click()
+    assert got.value.suggested_filename == "Compared-draft.yaml"
+    assert "TimeoutSeconds: 30" in Path(got.value.path()).read_text()
+    with page.expect_download() as got:
+        page.get_by_role("button", name="Graph as PNG").click()
+    png = Path(got.value.path()).read_bytes()
+    assert got.value.suggested_filename == "Compared-draft.png" and png.startswith(b"\x89PNG\r\n\x1a\n")
+    got.value.save_as(SCREENSHOTS / "designer-export.png")
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert width > 100 and height > 300  # four states, top to bottom, drawn at twice their size
+
+    # Compare, from the machine page's two selects.
+    page.goto(f"{server.url}/machines/Compared/")
+    compare_form = page.locator("form.compare-form")
+    compare_form.locator("select[name=a]").select_option("1")
+    compare_form.locator("select[name=b]").select_option("2")
+    page.get_by_role("button", name="Compare revisions").click()
+    page.wait_for_url("**/machines/Compared/compare/?a=1&b=2")
+    assert page.locator("[data-compare-summary]").inner_text() == "1 added · 1 removed · 1 changed"
+    old, new = page.locator('[data-compare-side="old"]'), page.locator('[data-compare-side="new"]')
+    assert old.locator("g.state-diff-removed").get_attribute("id") == "state-Oops"
+    assert old.locator("g.state-diff-changed").get_attribute("id") == "state-Call"
+    assert new.locator("g.state-diff-added").get_attribute("id") == "state-Wait"
+    assert new.locator("g.state-diff-changed").get_attribute("id") == "state-Call"
+    # The marks are drawn: a removed state's outline is red, an added one's green.
+    assert old.locator("g.state-diff-removed > path").evaluate("p => getComputedStyle(p).stroke") \
+        == "rgb(180, 35, 24)"
+    assert new.locator("g.state-diff-added > path").evaluate("p => getComputedStyle(p).stroke") \
+        == "rgb(21, 128, 61)"
+    diff = page.locator("[data-diff]")
+    changed_rows = diff.locator("tr.diff-replace, tr.diff-insert")
+    assert changed_rows.filter(has_text='"TimeoutSeconds": 30').count() == 1
+    page.screenshot(path=SCREENSHOTS / "designer-compare-1280.png", full_page=True)
     assert page.problems == []

@@ -66,8 +66,8 @@ function typedValue(operator, text) {
 }
 
 export class Inspector {
-  constructor(host, { operators, onChange, onRename, onSelect }) {
-    Object.assign(this, { host, operators, onChange, onRename, onSelect });
+  constructor(host, { operators, onChange, onRename, onSelect, extra }) {
+    Object.assign(this, { host, operators, onChange, onRename, onSelect, extra });
     this.problemSlots = [];
   }
 
@@ -127,7 +127,7 @@ export class Inspector {
       }
       form.append(flow);
     }
-    this.host.replaceChildren(form);
+    this.host.replaceChildren(form, this.extra?.(name) ?? "");
     if (this.lastProblems) this.showProblems(this.lastProblems);
   }
 

@@ -9,10 +9,10 @@ import { locate, parseJson, toValue } from "../definition-map.js";
 import "../editor.js"; // enhances the Code tab's textarea
 import { enhanceGraph } from "../graph.js";
 import { h } from "./dom.js";
+import { exportButtons } from "./export.js";
 import { Inspector } from "./inspector.js";
-import {
-  deleteState, duplicateState, findState, insertAfter, insertOnEdge, readEdgeId, renameState,
-} from "./model.js";
+import { deleteState, duplicateState, findState, insertAfter, insertOnEdge, readEdgeId, renameState } from "./model.js";
+import { testPanel } from "./teststate.js";
 
 const DRAW_DELAY_MS = 250;
 const VALIDATE_DELAY_MS = 300;
@@ -50,12 +50,9 @@ async function post(url, body, method = "POST") {
 
 /** The definition a text holds, or null while it cannot be read. */
 function read(text) {
-  try {
-    const value = toValue(parseJson(text));
-    return value && typeof value === "object" && !Array.isArray(value) ? value : null;
-  } catch {
-    return null;
-  }
+  let value = null;
+  try { value = toValue(parseJson(text)); } catch { /* not readable yet: null */ }
+  return value && typeof value === "object" && !Array.isArray(value) ? value : null;
 }
 
 const show = (definition) => JSON.stringify(definition, null, 2) + "\n";
@@ -343,14 +340,13 @@ function add(type, base, body = null) {
   edit(definition, { source: "palette", selected: name });
 }
 
+const editable = () => draft.selected && draft.definition;
 function remove() {
-  if (!draft.selected || !draft.definition) return;
-  edit(deleteState(draft.definition, draft.selected), { source: "palette", selected: null });
+  if (editable()) edit(deleteState(draft.definition, draft.selected), { source: "palette", selected: null });
 }
 
 function duplicate() {
-  if (!draft.selected || !draft.definition) return;
-  const [definition, name] = duplicateState(draft.definition, draft.selected);
+  const [definition, name] = editable() ? duplicateState(draft.definition, draft.selected) : [];
   if (name) edit(definition, { source: "palette", selected: name });
 }
 
@@ -481,6 +477,7 @@ for (const tab of tabs) tab.addEventListener("click", () => showTab(tab));
 const inspector = new Inspector(root.querySelector("[data-inspector]"), {
   operators: setup.operators,
   onChange: (definition, key, structural) => edit(definition, { source: structural ? "inspector-structure" : "inspector", coalesce: key }),
+  extra: (name) => testPanel(name, { url: urls.testUrl, post, definitionText: () => draft.text }),
   onSelect: (name) => { if (name) { select(name, { moveCursor: true }); markSelected(); } },
   onRename: (from, to) => {
     const [definition, problem] = renameState(draft.definition, from, to);
@@ -491,6 +488,7 @@ const inspector = new Inspector(root.querySelector("[data-inspector]"), {
 
 if (canvas.querySelector("svg.graph-svg")) enhanceCanvas(canvas.querySelector(".graph-view"));
 if (setup.draftSaved) statusLine.textContent = `Your draft from ${new Date(setup.draftSaved).toLocaleString()} (not saved as a revision yet)`;
+exportButtons(document.querySelector("[data-export]"), { definitionText: () => draft.text });
 showInCode(draft.text);
 inspector.render(draft.definition, null);
 updateHistoryButtons();
