@@ -147,3 +147,35 @@ def test_in_the_inbox_an_approver_claims_a_task_and_rejects_it(stack, page):
     page.get_by_role("link", name="Done").click()
     assert "Reject by bob" in page.locator("[data-inbox-results]").inner_text()
     assert not page.problems, page.problems
+
+
+def test_in_the_inbox_an_approver_delegates_one_task_and_approves_two_together(stack, page):
+    server, deployment, _ = stack
+    deployment.django("from django.contrib.auth import get_user_model\nUser = get_user_model()\n"
+                      "User.objects.create_user('carol', 'carol@example.com', 'carol-password-1')\n")
+    pks = [start(deployment, f"refund-bulk-{i}") for i in range(3)]
+    page.goto(server.url + "/accounts/login/?next=/inbox/")
+    log_in(page, "alice", "alice-password-1")
+    page.wait_for_url(re.compile(r"/inbox/"))
+
+    delegated = page.locator("tr[data-inbox-row]", has_text="refund-bulk-0")
+    delegated.get_by_label("Delegate to").fill("carol")
+    delegated.get_by_role("button", name="Delegate").click()
+    page.locator(".message", has_text="Delegated to carol").wait_for()
+    assert page.locator("tr[data-inbox-row]", has_text="refund-bulk-0").count() == 0  # carol's now
+    audit = deployment.sql("SELECT who, detail FROM designer_approvalaudit WHERE action = 'DELEGATED'")
+    assert audit == [("alice", "to carol")]
+
+    approve = page.get_by_role("button", name="Approve selected")
+    assert approve.is_disabled()
+    for name in ("refund-bulk-1", "refund-bulk-2"):
+        page.locator("tr[data-inbox-row]", has_text=name).locator("input[data-select]").check()
+    assert page.locator("[data-selected-count]").inner_text() == "2" and approve.is_enabled()
+    page.get_by_label("Comment for the selected tasks").fill("both fine")
+    shoot(page, "approval-inbox-bulk")
+    approve.click()
+    page.locator(".message", has_text="Approve: 2 tasks.").wait_for()
+    for pk in pks[1:]:
+        deployment.wait_until("SELECT status FROM designer_execution WHERE id = ?", "SUCCEEDED", params=(pk,))
+    assert deployment.scalar("SELECT status FROM designer_execution WHERE id = ?", (pks[0],)) == "RUNNING"
+    assert not page.problems, page.problems
