@@ -77,11 +77,15 @@ def read_link(signed: str) -> Link:
     return Link(recipient, data["c"])
 
 
-def send_approval_emails(approval: Approval) -> int:
-    """One HTML + text email to each recipient with an address; returns how many went out. A failure
-    is recorded on the recipient (and in the audit) and the approval stays in the inbox."""
+def send_approval_emails(approval: Approval, only: list[int] | None = None) -> int:
+    """One HTML + text email to each recipient with an address (or to the `only` ones: a delegate);
+    returns how many went out. A failure is recorded on the recipient (and in the audit) and the
+    approval stays in the inbox."""
     sent = 0
-    for recipient in approval.recipients.select_related("user"):
+    recipients = approval.recipients.select_related("user")
+    if only is not None:
+        recipients = recipients.filter(pk__in=only)
+    for recipient in recipients:
         address = recipient.email or (recipient.user.email if recipient.user_id else "")
         if not address:
             recipient.send_error = "no email address"

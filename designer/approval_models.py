@@ -95,6 +95,7 @@ class AuditAction(models.TextChoices):
     DECIDED = "DECIDED"
     CLAIMED = "CLAIMED"
     RELEASED = "RELEASED"
+    DELEGATED = "DELEGATED"  # handed to another user (the detail names them)
 
 
 class ApprovalAudit(models.Model):
@@ -104,7 +105,7 @@ class ApprovalAudit(models.Model):
                              related_name="+")
     who = models.CharField(max_length=254, blank=True)  # the user's name or the recipient's address
     channel = models.CharField(max_length=16)  # email, inbox, execution
-    action = models.CharField(max_length=8, choices=AuditAction.choices)
+    action = models.CharField(max_length=16, choices=AuditAction.choices)
     decision = models.CharField(max_length=80, blank=True)
     comment = models.TextField(blank=True)
     detail = models.CharField(max_length=300, blank=True)

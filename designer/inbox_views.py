@@ -6,6 +6,7 @@ was decided. As viewflow has inbox, queue and archive."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -59,12 +60,28 @@ def inbox(request):
     rows = [{"approval": approval, "message_html": render_message(approval.message),
              "may_act": tab != "done" and runtime.may_act_on_approval(user, approval)}
             for approval in approvals[:SHOWN]]
+    actionable = [row["approval"] for row in rows if row["may_act"]]
     return render(request, "designer/inbox.html", {
         "tabs": TABS, "tab": tab, "rows": rows, "tokens": tokens,
+        "bulk_choices": _common_choices(actionable),
+        "delegates": (get_user_model().objects.filter(is_active=True).exclude(pk=user.pk)
+                      .order_by("username").values_list("username", flat=True)[:SHOWN]
+                      if actionable else []),
         "counts": {"mine": runtime.approvals_waiting_for(user).count(),
                    "queue": _queue(user).count() + (runtime.pending_tasks().filter(approval__isnull=True)
                                                     .count() if user.is_staff else 0)},
     })
+
+
+def _common_choices(approvals) -> list[str]:
+    """The choices every actionable approval offers (Approve and Reject unless they differ): what
+    a bulk action may apply to all of them."""
+    if not approvals:
+        return []
+    names = [choice["name"] for choice in approvals[0].choices]
+    for approval in approvals[1:]:
+        names = [name for name in names if approval.choice(name) is not None]
+    return names
 
 
 def _back(request):
@@ -89,6 +106,41 @@ def release(request, pk):
         messages.success(request, "Released to the group queue.")
     except runtime.StepwiseError as error:
         messages.error(request, error.message)
+    return _back(request)
+
+
+@require_POST
+def delegate(request, pk):
+    to = request.POST.get("to", "").strip()
+    try:
+        runtime.delegate_approval(pk, request.user, to)
+        messages.success(request, f"Delegated to {to}: it is theirs now.")
+    except runtime.StepwiseError as error:
+        messages.error(request, error.message)
+    return _back(request)
+
+
+@require_POST
+def bulk_decide(request):
+    """One choice and comment for every selected approval; each is decided on its own, so one already
+    decided (or not the user's) is reported and the others still go through."""
+    choice, comment = request.POST.get("choice", ""), request.POST.get("comment", "").strip()
+    ids = [int(pk) for pk in request.POST.getlist("approval") if pk.isdigit()][:SHOWN]
+    if not ids:
+        messages.error(request, "Select the tasks to decide first.")
+        return _back(request)
+    decided, problems = 0, []
+    for pk in ids:
+        try:
+            runtime.decide_approval(pk, choice, request.user, channel="inbox", comment=comment,
+                                    **client_facts(request))
+            decided += 1
+        except runtime.StepwiseError as error:
+            problems.append(f"#{pk}: {error.message}")
+    if decided:
+        messages.success(request, f"{choice}: {decided} task{'s' if decided != 1 else ''}.")
+    for problem in problems:
+        messages.error(request, problem)
     return _back(request)
 
 

@@ -80,6 +80,8 @@ urlpatterns = [
     path("inbox/approvals/<int:pk>/claim/", inbox_views.claim, name="approval-claim"),
     path("inbox/approvals/<int:pk>/release/", inbox_views.release, name="approval-release"),
     path("inbox/approvals/<int:pk>/decide/", inbox_views.decide, name="approval-decide"),
+    path("inbox/approvals/<int:pk>/delegate/", inbox_views.delegate, name="approval-delegate"),
+    path("inbox/approvals/decide/", inbox_views.bulk_decide, name="approval-bulk-decide"),
     path("inbox/tokens/<int:pk>/answer/", inbox_views.answer_token, name="inbox-token-answer"),
     path("approvals/<str:signed>/", approval_views.approval_link, name="approval-link"),
     path(

@@ -123,3 +123,64 @@ def test_a_stopped_execution_leaves_the_inbox(people):
     drain()
     assert rows(client_for(people["alice"]), "mine")[0] == 0
     assert Approval.objects.get().status == ApprovalStatus.CLOSED
+
+
+def test_delegating_hands_the_task_to_another_user_with_an_audit_row_and_an_email(people):
+    from django.core import mail
+
+    model = get_user_model()
+    carol = model.objects.create_user("carol", "carol@example.com", "pw")
+    execution = started()
+    approval = Approval.objects.get()
+    mail.outbox.clear()
+    alice, carol_client = client_for(people["alice"]), client_for(carol)
+    assert rows(carol_client, "mine")[0] == 0
+    response = alice.post(f"/inbox/approvals/{approval.pk}/delegate/", {"to": "carol", "tab": "mine"})
+    assert response.status_code == 302
+    approval.refresh_from_db()
+    assert approval.claimed_by == carol
+    row = approval.audit.get(action="DELEGATED")
+    assert (row.who, row.channel, row.detail) == ("alice", "inbox", "to carol")
+    assert [message.to for message in mail.outbox] == [["carol@example.com"]]  # only the delegate
+    assert rows(carol_client, "mine")[0] == 1 and rows(alice, "mine")[0] == 0  # theirs now, not mine
+    alice.post(f"/inbox/approvals/{approval.pk}/decide/", {"choice": "Approve"})  # no longer alice's
+    assert Approval.objects.get().status == ApprovalStatus.OPEN
+    carol_client.post(f"/inbox/approvals/{approval.pk}/decide/", {"choice": "Reject", "comment": "no"})
+    drain()
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.SUCCEEDED  # the Catch took Approval.Rejected
+    assert json.loads(json.loads(execution.output)["rejected"]["Cause"])["approver"] == "carol"
+
+
+def test_delegating_to_no_one_or_to_oneself_or_by_someone_else_changes_nothing(people):
+    started()
+    approval = Approval.objects.get()
+    alice, bob = client_for(people["alice"]), client_for(people["bob"])
+    for client, to in ((alice, "nobody"), (alice, "alice"), (alice, "")):
+        client.post(f"/inbox/approvals/{approval.pk}/delegate/", {"to": to})
+    bob.post(f"/inbox/approvals/{approval.pk}/claim/")
+    alice.post(f"/inbox/approvals/{approval.pk}/delegate/", {"to": "staff"})  # claimed by bob now
+    approval.refresh_from_db()
+    assert approval.claimed_by == people["bob"]
+    assert not approval.audit.filter(action="DELEGATED").exists()
+
+
+def test_bulk_actions_decide_the_selected_tasks_and_report_the_ones_they_could_not(people):
+    executions = [started(name=f"bulk-{i}") for i in range(3)]
+    alice = client_for(people["alice"])
+    count, html = rows(alice, "mine")
+    assert count == 3 and "data-bulk-form" in html and 'data-bulk-choice="Approve"' in html
+    first, second, third = Approval.objects.order_by("id")
+    client_for(people["bob"]).post(f"/inbox/approvals/{first.pk}/decide/", {"choice": "Reject"})
+    selected = {"approval": [first.pk, second.pk, third.pk], "choice": "Approve", "comment": "all fine",
+                "tab": "mine"}
+    response = alice.post("/inbox/approvals/decide/", selected, follow=True)
+    page = response.content.decode()
+    assert "Approve: 2 tasks." in page and f"#{first.pk}: Already decided: Reject by bob at" in page
+    drain()
+    for execution in executions:
+        execution.refresh_from_db()
+    outputs = [json.loads(execution.output) for execution in executions]
+    assert outputs[1] == outputs[2] == {"outcome": "Approve", "comment": "all fine", "approver": "alice"}
+    assert "rejected" in outputs[0]
+    assert rows(alice, "mine")[0] == 0

@@ -67,6 +67,7 @@ from designer.runtime.approvals import (
 from designer.runtime.approvals import audit as approval_audit
 from designer.runtime.approvals import claim as claim_approval
 from designer.runtime.approvals import decide as decide_approval
+from designer.runtime.approvals import delegate as delegate_approval
 from designer.runtime.approvals import ended_reason as approval_ended_reason
 from designer.runtime.approvals import may_act as may_act_on_approval
 from designer.runtime.approvals import release as release_approval
@@ -190,6 +191,7 @@ __all__ = [
     "claim_approval",
     "close_ended_approvals",
     "decide_approval",
+    "delegate_approval",
     "may_act_on_approval",
     "release_approval",
     "InvalidOutput",

@@ -256,6 +256,36 @@ def release(approval_id: int, user) -> Approval:
     return approval
 
 
+def delegate(approval_id: int, user, to_username: str) -> Approval:
+    """Hand the approval to another user: it becomes theirs (claimed for them, so in their My tasks and
+    no one else's), they are added as an approver if they were not one, and they get the email."""
+    target = get_user_model().objects.filter(username=to_username, is_active=True).first()
+    if target is None:
+        raise ValidationException(f"{to_username!r} is no active user.")
+    with transaction.atomic():
+        approval = Approval.objects.select_for_update().get(pk=approval_id)
+        if approval.status != ApprovalStatus.OPEN:
+            raise TaskEnded("This approval is no longer open.")
+        if not may_act(user, approval):
+            raise NotAllowed("Claimed by someone else." if approval.claimed_by_id
+                             else "Not yours to delegate.")
+        if target.pk == user.pk:
+            raise ValidationException("Delegate to someone else (or claim it yourself).")
+        added = None
+        if not any(recipient.is_user(target) for recipient in approval.recipients.all()):
+            added = ApprovalRecipient.objects.create(approval=approval, user=target,
+                                                     nonce=secrets.token_urlsafe(32))
+        approval.claimed_by, approval.claimed_at = target, timezone.now()
+        approval.save(update_fields=["claimed_by", "claimed_at"])
+        audit(approval, AuditAction.DELEGATED, user=user, channel="inbox",
+              detail=f"to {target.get_username()}")
+    if added is not None:
+        from designer.approval_mail import send_approval_emails
+
+        send_approval_emails(approval, only=[added.pk])
+    return approval
+
+
 def waiting_for(user):
     """The open approvals `user` may act on and that no one else claimed: the top bar's count."""
     addressed = Q(recipients__user=user) | Q(claimed_by=user)

@@ -24,3 +24,24 @@ document.addEventListener("keydown", (event) => {
   else if (event.key === "a" && row) { row.querySelector("[data-decide-form] button[data-choice]")?.click(); }
   else if (event.key === "c" && row) { row.querySelector("[data-claim]")?.click(); }
 });
+
+// Bulk actions: the row checkboxes belong to the bulk form (form="bulk-form"); its buttons wait for a
+// selection, and "select every task" follows the rows' state.
+const bulk = document.querySelector("[data-bulk-form]");
+if (bulk) {
+  const boxes = () => [...document.querySelectorAll("input[data-select]")];
+  const all = bulk.querySelector("[data-select-all]");
+  const update = () => {
+    const chosen = boxes().filter((box) => box.checked).length;
+    bulk.querySelector("[data-selected-count]").textContent = String(chosen);
+    for (const button of bulk.querySelectorAll("[data-bulk-choice]")) button.disabled = chosen === 0;
+    all.checked = chosen > 0 && chosen === boxes().length;
+    all.indeterminate = chosen > 0 && chosen < boxes().length;
+  };
+  all.addEventListener("change", () => {
+    for (const box of boxes()) box.checked = all.checked;
+    update();
+  });
+  document.addEventListener("change", (event) => { if (event.target.matches("input[data-select]")) update(); });
+  update();
+}
