@@ -5,22 +5,14 @@
 //   /   focuses the search     j, ↓ / k, ↑   next / previous execution     Enter   opens it
 
 import { showRelativeTimes } from "./app.js";
+import { rowNavigation } from "./list-keys.js";
 
 const form = document.querySelector("form[data-execution-search]");
 const input = form?.querySelector("[data-search-input]");
-let selected = -1;
 
 const results = () => document.querySelector("[data-execution-results]");
 const rows = () => [...document.querySelectorAll("tr[data-execution-row]")];
-
-function select(index) {
-  const all = rows();
-  for (const row of all) row.removeAttribute("aria-selected");
-  if (!all.length) { selected = -1; return; }
-  selected = Math.max(0, Math.min(index, all.length - 1));
-  all[selected].setAttribute("aria-selected", "true");
-  all[selected].scrollIntoView({ block: "nearest" });
-}
+const list = rowNavigation({ rows, rowSelector: "tr[data-execution-row]", search: input });
 
 for (const select of form?.querySelectorAll("[data-auto-submit]") ?? []) {
   select.addEventListener("change", () => form.requestSubmit());
@@ -28,32 +20,7 @@ for (const select of form?.querySelectorAll("[data-auto-submit]") ?? []) {
 
 input?.addEventListener("keydown", (event) => {
   if (event.key === "Escape") input.blur();
-  else if (event.key === "ArrowDown") { event.preventDefault(); input.blur(); select(0); }
-});
-
-const typing = (target) => target.closest("input, textarea, select, [contenteditable]") !== null;
-
-document.addEventListener("keydown", (event) => {
-  if (event.altKey || event.ctrlKey || event.metaKey || typing(event.target)) return;
-  if (event.key === "/" && input) {
-    event.preventDefault();
-    input.focus();
-    input.select();
-  } else if (event.key === "j" || event.key === "ArrowDown") {
-    event.preventDefault();
-    select(selected + 1);
-  } else if (event.key === "k" || event.key === "ArrowUp") {
-    event.preventDefault();
-    select(selected <= 0 ? 0 : selected - 1);
-  } else if (event.key === "Enter" && selected >= 0 && !event.target.closest("a, button")) {
-    event.preventDefault();
-    rows()[selected]?.querySelector("a")?.click();
-  }
-});
-
-document.addEventListener("click", (event) => {
-  const row = event.target.closest("tr[data-execution-row]");
-  if (row && !event.target.closest("a")) row.querySelector("a")?.click();
+  else if (event.key === "ArrowDown") { event.preventDefault(); input.blur(); list.select(0); }
 });
 
 // -- live rows ------------------------------------------------------------------------------------
@@ -65,7 +32,7 @@ async function refreshResults() {
   if (!fresh) return;
   results().replaceWith(document.adoptNode(fresh));
   showRelativeTimes(results());
-  selected = -1;
+  list.reset();
 }
 
 async function poll() {

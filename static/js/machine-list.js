@@ -6,24 +6,15 @@
 //   Enter      opens the selected machine  Esc           leaves the search (clears it first)
 
 import { showRelativeTimes } from "./app.js";
+import { rowNavigation } from "./list-keys.js";
 
 const FETCH_DELAY_MS = 150;
 const form = document.querySelector("form[data-machine-search]");
 const input = form?.querySelector("[data-search-input]");
-let selected = -1;
 
 const results = () => document.querySelector("[data-machine-results]");
 const rows = () => [...document.querySelectorAll("tr[data-machine-row]")].filter((row) => !row.hidden);
-
-function select(index) {
-  const visible = rows();
-  for (const row of visible) row.removeAttribute("aria-selected");
-  if (!visible.length) { selected = -1; return; }
-  selected = Math.max(0, Math.min(index, visible.length - 1));
-  const row = visible[selected];
-  row.setAttribute("aria-selected", "true");
-  row.scrollIntoView({ block: "nearest" });
-}
+const list = rowNavigation({ rows, rowSelector: "tr[data-machine-row]", search: input });
 
 function filterNow(text) {
   const wanted = text.trim().toLowerCase();
@@ -34,7 +25,7 @@ function filterNow(text) {
   }
   const count = document.querySelector("[data-machine-count]");
   if (count) count.textContent = String(shown);
-  selected = -1;
+  list.reset();
 }
 
 let timer = 0;
@@ -53,7 +44,7 @@ async function fetchResults() {
     results().replaceWith(document.adoptNode(fresh));
     history.replaceState(null, "", url);
     showRelativeTimes(results());
-    selected = -1;
+    list.reset();
   } catch {
     // Offline or the server is gone: the rows filtered here stay, Enter still sends the form.
   }
@@ -77,36 +68,10 @@ if (form && input) {
     } else if (event.key === "ArrowDown") {
       event.preventDefault();
       input.blur();
-      select(0);
-    } else if (event.key === "Enter" && selected >= 0) {
+      list.select(0);
+    } else if (event.key === "Enter" && list.selected >= 0) {
       event.preventDefault();
-      rows()[selected]?.querySelector("a")?.click();
+      list.open();
     }
   });
 }
-
-const typing = (target) => target.closest("input, textarea, select, [contenteditable]") !== null;
-
-document.addEventListener("keydown", (event) => {
-  if (event.altKey || event.ctrlKey || event.metaKey || typing(event.target)) return;
-  if (event.key === "/" && input) {
-    event.preventDefault();
-    input.focus();
-    input.select();
-  } else if (event.key === "j" || event.key === "ArrowDown") {
-    event.preventDefault();
-    select(selected + 1);
-  } else if (event.key === "k" || event.key === "ArrowUp") {
-    event.preventDefault();
-    select(selected <= 0 ? 0 : selected - 1);
-  } else if (event.key === "Enter" && selected >= 0 && !event.target.closest("a, button")) {
-    event.preventDefault();
-    rows()[selected]?.querySelector("a")?.click();
-  }
-});
-
-// A click on a row (not only its name) opens it, as in GitHub's and Linear's lists.
-document.addEventListener("click", (event) => {
-  const row = event.target.closest("tr[data-machine-row]");
-  if (row && !event.target.closest("a")) row.querySelector("a")?.click();
-});
