@@ -282,14 +282,13 @@ def events_after(execution_id: int, seq: int, count: int = 200) -> tuple[int, st
     return (events[-1].seq if events else 0), ",".join(event_json(event) for event in events)
 
 
-def export_execution(request, pk):
-    """The execution as DescribeExecution shows it and its whole history as GetExecutionHistory lists
-    it, in one JSON download, sent as it is read (pages.execution_history says why)."""
-    execution = get_object_or_404(Execution.objects.select_related("machine", "map_run"), pk=pk)
-    description = json.dumps(execution.to_dict(), default=lambda moment: moment.isoformat())
+def streamed_history(execution: Execution, filename: str, head: str = "{") -> StreamingHttpResponse:
+    """A JSON download `head` + `"events": [...]}` of the whole history, sent as it is read (25,000 events
+    of up to 256 KiB each would not fit in memory at once). An async iterator: daphne would read a sync
+    one to the end before sending anything."""
 
     async def chunks():
-        yield '{"execution": ' + printable(description) + ', "events": ['
+        yield head + '"events": ['
         seq = 0
         while True:
             last, batch = await sync_to_async(events_after)(execution.pk, seq)
@@ -301,5 +300,14 @@ def export_execution(request, pk):
 
     return StreamingHttpResponse(
         chunks(), content_type="application/json; charset=utf-8",
-        headers={"Content-Disposition": content_disposition_header(True, f"{execution.name}-export.json"),
+        headers={"Content-Disposition": content_disposition_header(True, filename),
                  "X-Content-Type-Options": "nosniff"})
+
+
+def export_execution(request, pk):
+    """The execution as DescribeExecution shows it and its whole history as GetExecutionHistory lists
+    it, in one JSON download."""
+    execution = get_object_or_404(Execution.objects.select_related("machine", "map_run"), pk=pk)
+    description = json.dumps(execution.to_dict(), default=lambda moment: moment.isoformat())
+    return streamed_history(execution, f"{execution.name}-export.json",
+                            head='{"execution": ' + printable(description) + ", ")

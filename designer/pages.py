@@ -5,11 +5,9 @@ Every state change goes through runtime; these views only gather what a template
 
 import json
 
-from asgiref.sync import sync_to_async
 from django.contrib import messages
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import content_disposition_header
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
@@ -225,26 +223,9 @@ def execution_event(request, pk, seq):
 
 
 def execution_history(request, pk):
-    """The whole history as GetExecutionHistory lists it, sent as it is read (25,000 events of up to
-    256 KiB each would not fit in memory at once). An async iterator: daphne would read a sync one
-    to the end before sending anything."""
+    """The whole history as GetExecutionHistory lists it, as a download."""
     execution = get_object_or_404(Execution.objects.only("name"), pk=pk)
-
-    async def chunks():
-        yield '{"events": ['
-        seq = 0
-        while True:
-            last, batch = await sync_to_async(execution_views.events_after)(execution.pk, seq)
-            if not last:
-                break
-            yield ("," if seq else "") + batch
-            seq = last
-        yield "]}"
-
-    return StreamingHttpResponse(
-        chunks(), content_type="application/json; charset=utf-8",
-        headers={"Content-Disposition": content_disposition_header(True, f"{execution.name}-history.json"),
-                 "X-Content-Type-Options": "nosniff"})
+    return execution_views.streamed_history(execution, f"{execution.name}-history.json")
 
 
 @require_POST
