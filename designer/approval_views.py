@@ -78,5 +78,7 @@ def _already_decided(request, approval, facts):
     runtime.approval_audit(approval, AuditAction.REFUSED, user=request.user, channel="email",
                            detail="already decided", **facts)
     when = approval.decided_at.strftime("%Y-%m-%d %H:%M:%S %Z")
-    return _page(request, 409, "Already decided",
+    # A second click is news, not an error (the issue: "already decided by X at T", not an error page):
+    # 200, so that neither the browser nor a mail scanner reports a failure.
+    return _page(request, 200, "Already decided",
                  f"{approval.decision} by {approval.decided_by_name} at {when}.", approval)
